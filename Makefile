@@ -1,0 +1,67 @@
+# The two commands: `make demo` (set up and run the product) and `make test` (set up and run the tests).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+REQS := requirements.txt requirements-dev.txt
+STAMP := $(VENV)/.installed-$(shell cat $(REQS) | sha1sum | cut -c1-12)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: help setup system-deps demo serve worker test lint typecheck check-migrations pytest \
+	bench-retrieval bench clean-data
+
+help:
+	@echo "make demo   - set up and run the product on http://$(HOST):$(PORT) (embedded services)"
+	@echo "make test   - set up and run the whole suite (lint, types, import contracts, pytest)"
+
+$(STAMP): $(REQS)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+setup: $(STAMP)
+
+# promtool (alert rule tests) and Chromium (browser tests) come from Debian's packages.
+system-deps:
+	@command -v promtool >/dev/null 2>&1 || { \
+		echo "Installing promtool (Debian package prometheus)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
+demo: setup
+	DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/python manage.py dbserver start
+	DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/python manage.py migrate --noinput
+	DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/python manage.py demo_setup
+	$(MAKE) --no-print-directory serve
+
+serve:
+	@export DJANGO_SETTINGS_MODULE=config.settings.local; \
+	$(BIN)/celery -A config worker --loglevel=WARNING --concurrency=1 --pool=solo >logs/celery.log 2>&1 & \
+	worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	echo "Serving http://$(HOST):$(PORT)/ (Celery worker pid $$worker, log logs/celery.log)"; \
+	$(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
+
+test: setup system-deps lint typecheck check-migrations pytest
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+typecheck:
+	$(BIN)/mypy .
+
+check-migrations:
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
+
+pytest:
+	$(BIN)/pytest
+
+bench-retrieval: setup
+	$(BIN)/python -m bench.retrieval
+
+clean-data:
+	-$(BIN)/python manage.py dbserver stop
+	rm -rf .data

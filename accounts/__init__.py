@@ -1,0 +1,1 @@
+"""Tenants, memberships and roles, tiers with quotas, users and hashed API keys."""

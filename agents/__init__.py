@@ -1,0 +1,1 @@
+"""LLM providers, the middleware pipeline, LlamaIndex query engines, conversations and streaming."""

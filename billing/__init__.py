@@ -1,0 +1,1 @@
+"""Prices, the append-only cost ledger, budgets, rate limits, the answer cache and cost reports."""

@@ -1,0 +1,1 @@
+"""Settings packages: base plus thin local, test and production layers."""

@@ -1,0 +1,19 @@
+"""URL configuration: admin, REST API v1, OpenAPI schema, health, metrics and the web UI."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from monitoring import health
+
+urlpatterns = [
+    path("health", health.health_view, name="health"),
+    path("ready", health.ready_view, name="ready"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/v1/", include("accounts.urls")),
+]
+
+handler404 = "accounts.exception_handler.json_or_html_404"
+handler500 = "accounts.exception_handler.json_or_html_500"

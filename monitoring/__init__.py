@@ -1,0 +1,1 @@
+"""Prometheus metrics, health and readiness, tracing, feedback and PII controls."""

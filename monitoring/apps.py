@@ -1,0 +1,8 @@
+"""App configuration for monitoring."""
+
+from django.apps import AppConfig
+
+
+class MonitoringConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "monitoring"

@@ -1,0 +1,1 @@
+"""Documents, ingestion (parse, chunk, embed) and hybrid pgvector search inside Postgres."""

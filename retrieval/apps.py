@@ -1,0 +1,8 @@
+"""App configuration for retrieval."""
+
+from django.apps import AppConfig
+
+
+class RetrievalConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "retrieval"

@@ -1,0 +1,1 @@
+"""Cross-app tests and test helpers (isolation sweep, fake servers)."""
