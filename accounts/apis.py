@@ -16,7 +16,7 @@ from accounts.models import Membership
 
 
 class MeApi(TenantApiView):
-    class OutputSerializer(serializers.Serializer):
+    class MeOutputSerializer(serializers.Serializer):
         email = serializers.EmailField()
         tenant = serializers.CharField()
         tenant_name = serializers.CharField()
@@ -24,7 +24,7 @@ class MeApi(TenantApiView):
         tier = serializers.CharField()
         quota = serializers.DictField()
 
-    @extend_schema(responses=OutputSerializer)
+    @extend_schema(responses=MeOutputSerializer)
     def get(self, request: Request) -> Response:
         quota = selectors.tenant_quota_get(tenant=self.tenant)
         data = {
@@ -43,7 +43,7 @@ class MeApi(TenantApiView):
                 "max_upload_bytes": quota.max_upload_bytes,
             },
         }
-        return Response(self.OutputSerializer(data).data)
+        return Response(self.MeOutputSerializer(data).data)
 
 
 class ApiKeyOutputSerializer(serializers.Serializer):
@@ -65,20 +65,20 @@ def _visible_keys(view: TenantApiView) -> Any:
 class ApiKeyListApi(TenantApiView):
     write_roles = (Membership.Role.OWNER, Membership.Role.ADMIN, Membership.Role.ANALYST)
 
-    class InputSerializer(serializers.Serializer):
+    class ApiKeyCreateInputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=50, default="default")
         expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
-    class CreatedSerializer(ApiKeyOutputSerializer):
+    class ApiKeyCreatedSerializer(ApiKeyOutputSerializer):
         key = serializers.CharField(help_text="The raw key. Shown once; store it now.")
 
     @extend_schema(responses=ApiKeyOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         return Response(ApiKeyOutputSerializer(_visible_keys(self), many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={201: CreatedSerializer})
+    @extend_schema(request=ApiKeyCreateInputSerializer, responses={201: ApiKeyCreatedSerializer})
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
+        data = self.ApiKeyCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         issued = services.api_key_issue(
             tenant=self.tenant,

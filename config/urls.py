@@ -5,14 +5,17 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from monitoring import health
+from monitoring.metrics_views import metrics_view
 
 urlpatterns = [
     path("health", health.health_view, name="health"),
     path("ready", health.ready_view, name="ready"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("accounts.urls")),
+    path("api/v1/", include("retrieval.urls")),
 ]
 
 handler404 = "accounts.exception_handler.json_or_html_404"

@@ -46,6 +46,18 @@ def _check_redis() -> str:
     return "ok"
 
 
+def db_connection_usage() -> tuple[int, int]:
+    """(client connections in use, max_connections) for the connection-pool gauge."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
+        )
+        in_use = int(cursor.fetchone()[0])
+        cursor.execute("SHOW max_connections")
+        maximum = int(cursor.fetchone()[0])
+    return in_use, maximum
+
+
 CHECKS: dict[str, Callable[[], str]] = {
     "database": _check_database,
     "pgvector": _check_pgvector,

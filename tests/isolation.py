@@ -69,13 +69,16 @@ def isolation_sweep(
     intruder: APIClient,
     owner_kwargs: dict[str, dict[str, Any]],
     owner_markers: list[str],
+    read_posts: dict[str, dict[str, Any]] | None = None,
 ) -> list[str]:
     """Return a list of leaks (empty when isolation holds).
 
     owner_kwargs maps a route name to URL kwargs naming one of the owner's objects; every route
     that takes kwargs must be listed, so a new endpoint cannot escape the sweep. owner_markers are
     strings that only the owner's data contains; no response to the intruder may contain them.
+    read_posts names kwarg-less routes whose POST reads data (search, ask) with a body to send.
     """
+    read_posts = read_posts or {}
     problems: list[str] = []
     for route in api_routes():
         if route.kwargs and route.name not in owner_kwargs:
@@ -83,9 +86,12 @@ def isolation_sweep(
             continue
         path = _fill(route.template, owner_kwargs.get(route.name, {}))
         for method in route.methods:
+            body_to_send: dict[str, Any] = {}
             if not route.kwargs and method != "GET":
-                continue  # creating in one's own tenant is not a leak
-            response = getattr(intruder, method.lower())(path, data={}, format="json")
+                if not (method == "POST" and route.name in read_posts):
+                    continue  # creating in one's own tenant is not a leak
+                body_to_send = read_posts[route.name]
+            response = getattr(intruder, method.lower())(path, data=body_to_send, format="json")
             body = response.content.decode(errors="replace")
             if route.kwargs and response.status_code != 404:
                 problems.append(f"{method} {path}: expected 404, got {response.status_code}")

@@ -14,23 +14,51 @@ def owner_world(make_member):
     from accounts.models import ApiKey
 
     key = ApiKey.objects.filter(tenant=owner.tenant).first()
-    kwargs = {"api-key-revoke": {"prefix": key.prefix}}
-    markers = [owner.user.email, key.prefix]
+    from retrieval.services import document_ingest, document_register
+
+    document, _ = document_register(
+        tenant=owner.tenant,
+        user=owner.user,
+        data=b"Zanzibar Holdings sold 42 widgets.",
+        filename="zanzibar-secret.txt",
+        queue=False,
+    )
+    document_ingest(document_id=document.pk)
+    kwargs = {
+        "api-key-revoke": {"prefix": key.prefix},
+        "document-detail": {"document_id": document.pk},
+    }
+    markers = [owner.user.email, key.prefix, "zanzibar-secret", "Zanzibar"]
     return owner, kwargs, markers
+
+
+READ_POSTS = {"search": {"query": "Zanzibar Holdings widgets"}}
 
 
 @pytest.mark.django_db
 def test_second_tenant_sees_nothing_of_the_first_on_any_endpoint(owner_world, make_member):
     _owner, kwargs, markers = owner_world
     intruder = make_member("intruder-co", "owner")
-    leaks = isolation_sweep(intruder=intruder.client(), owner_kwargs=kwargs, owner_markers=markers)
+    leaks = isolation_sweep(
+        intruder=intruder.client(),
+        owner_kwargs=kwargs,
+        owner_markers=markers,
+        read_posts=READ_POSTS,
+    )
     assert leaks == []
 
 
 @pytest.mark.django_db
 def test_sweep_covers_every_api_route():
     names = {route.name for route in api_routes()}
-    assert {"me", "api-key-list", "api-key-revoke"} <= names
+    assert {
+        "me",
+        "api-key-list",
+        "api-key-revoke",
+        "document-list",
+        "document-detail",
+        "search",
+    } <= names
 
 
 @pytest.mark.django_db

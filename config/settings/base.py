@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework_api_key",
     "drf_spectacular",
@@ -189,6 +190,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "DocumentTypeEnum": "retrieval.models.Document.DocType",
+        "FiscalPeriodEnum": "retrieval.apis.FISCAL_PERIOD_CHOICES",
+    },
 }
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")

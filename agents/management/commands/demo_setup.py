@@ -1,11 +1,15 @@
-"""manage.py demo_setup: the demo tenant, an analyst and an API key (printed once); safe to rerun."""
+"""manage.py demo_setup: demo tenant, analyst and API key (printed once); safe to rerun."""
 
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
 from accounts.models import ApiKey
 from accounts.services import api_key_issue, tenant_create, user_create_in_tenant
+from retrieval.services import corpus_load_manifest
+
+DEMO_MANIFEST = Path(__file__).resolve().parents[3] / "retrieval" / "demo_corpus" / "manifest.json"
 
 DEMO_TENANT = "demo"
 DEMO_EMAIL = "analyst@demo.example"
@@ -34,3 +38,7 @@ class Command(BaseCommand):
                 f"API key {existing.prefix}... exists; issue another with "
                 f"`manage.py create_api_key --tenant {tenant.slug} --user {user.email}`."
             )
+        self.stdout.write("Loading the demo corpus (first run embeds it: about a minute)...")
+        outcomes = corpus_load_manifest(tenant=tenant, manifest=DEMO_MANIFEST)
+        ready = sum(1 for outcome in outcomes if outcome.status == "ready")
+        self.stdout.write(f"Demo corpus: {ready}/{len(outcomes)} documents ready.")

@@ -1,0 +1,43 @@
+"""Tools the agent may call: their JSON schemas and a dispatcher that never raises on bad input."""
+
+from agents.tools.calculator import (
+    MAX_PLACES,
+    TOOLS,
+    Number,
+    ToolResult,
+    ToolSpec,
+    anthropic_tool_schemas,
+    average,
+    cagr_percent,
+    difference,
+    earnings_per_share,
+    growth_percent,
+    margin_percent,
+    openai_tool_schemas,
+    price_earnings_ratio,
+    ratio,
+    to_decimal,
+    tool_call,
+    total,
+)
+
+__all__ = [
+    "MAX_PLACES",
+    "TOOLS",
+    "Number",
+    "ToolResult",
+    "ToolSpec",
+    "anthropic_tool_schemas",
+    "average",
+    "cagr_percent",
+    "difference",
+    "earnings_per_share",
+    "growth_percent",
+    "margin_percent",
+    "openai_tool_schemas",
+    "price_earnings_ratio",
+    "ratio",
+    "to_decimal",
+    "tool_call",
+    "total",
+]

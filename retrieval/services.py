@@ -1,0 +1,445 @@
+"""Writes for retrieval: uploads, the ingestion pipeline, deletes, re-embedding, the company
+directory and corpus versions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.errors import DocumentRejected, NotFound, ValidationFailed
+from accounts.models import Tenant, User
+from accounts.selectors import tenant_quota_get
+from retrieval.chunking import chunk_pages, contextual_header, text_for_embedding
+from retrieval.embeddings import Embedder, get_embedder
+from retrieval.models import (
+    MINILM_DIMENSIONS,
+    Chunk,
+    Company,
+    CorpusVersion,
+    Document,
+    DocumentFile,
+    EmbeddingCacheEntry,
+)
+from retrieval.parsing import parse_document
+
+logger = logging.getLogger(__name__)
+
+# The shared library (tenant None) is managed by staff; its upload limit is this.
+SHARED_LIBRARY_MAX_BYTES = 500 * 1024 * 1024
+EMBED_BATCH = 64
+
+
+@dataclass(frozen=True)
+class DocumentMetadata:
+    title: str = ""
+    company: str = ""
+    ticker: str = ""
+    cik: str = ""
+    aliases: tuple[str, ...] = ()
+    doc_type: str = Document.DocType.OTHER
+    fiscal_year: int | None = None
+    fiscal_period: str = ""
+    period_end: date | None = None
+    filing_date: date | None = None
+    source_url: str = ""
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    document_id: int
+    status: str
+    chunks: int
+    embedded: int
+    cached: int
+    error: str = ""
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _validate_metadata(metadata: DocumentMetadata) -> None:
+    if metadata.doc_type not in Document.DocType.values:
+        raise ValidationFailed(
+            f"Unknown document type '{metadata.doc_type}'.",
+            details={"doc_type": metadata.doc_type, "allowed": list(Document.DocType.values)},
+        )
+    if metadata.fiscal_year is not None and not 1900 <= metadata.fiscal_year <= 2100:
+        raise ValidationFailed("The fiscal year must be between 1900 and 2100.")
+    if metadata.fiscal_period and metadata.fiscal_period not in ("FY", "Q1", "Q2", "Q3", "Q4"):
+        raise ValidationFailed("The fiscal period must be one of FY, Q1, Q2, Q3, Q4.")
+
+
+def company_upsert(
+    *, name: str, ticker: str = "", cik: str = "", aliases: Sequence[str] = ()
+) -> Company | None:
+    """Find or create a directory entry by CIK, else ticker, else name; merge aliases."""
+    name, ticker, cik = name.strip(), ticker.strip().upper(), cik.strip().lstrip("0")
+    if not (name or ticker):
+        return None
+    company = None
+    if cik:
+        company = Company.objects.filter(cik=cik).first()
+    if company is None and ticker:
+        company = Company.objects.filter(ticker=ticker).first()
+    if company is None and name:
+        company = Company.objects.filter(name__iexact=name).first()
+    if company is None:
+        return Company.objects.create(
+            name=name or ticker, ticker=ticker, cik=cik, aliases=sorted(set(aliases))
+        )
+    merged = sorted({*company.aliases, *aliases} - {company.name})
+    changed = merged != company.aliases
+    company.aliases = merged
+    for attr, value in (("ticker", ticker), ("cik", cik)):
+        if value and not getattr(company, attr):
+            setattr(company, attr, value)
+            changed = True
+    if changed:
+        company.save()
+    return company
+
+
+def corpus_version_bump(*, tenant: Tenant | None) -> None:
+    """Invalidate cached answers over this tenant's corpus (None: the shared library)."""
+    updated = CorpusVersion.objects.filter(tenant=tenant).update(
+        version=F("version") + 1, updated_at=timezone.now()
+    )
+    if not updated:
+        CorpusVersion.objects.get_or_create(tenant=tenant, defaults={"version": 1})
+
+
+@transaction.atomic
+def document_register(
+    *,
+    tenant: Tenant | None,
+    user: User | None,
+    data: bytes,
+    filename: str,
+    content_type: str = "",
+    metadata: DocumentMetadata | None = None,
+    queue: bool = True,
+) -> tuple[Document, bool]:
+    """Record an upload and queue its ingestion; idempotent by sha256 per tenant.
+
+    Returns (document, created). Raises DocumentRejected (nothing is written) for an empty file,
+    a file over the tier's upload limit, or a tenant at its document limit; ValidationFailed for
+    bad metadata. With queue=False the caller runs document_ingest itself.
+    """
+    metadata = metadata or DocumentMetadata()
+    _validate_metadata(metadata)
+    filename = (filename or "upload").rsplit("/", 1)[-1][:300]
+    if not data:
+        raise DocumentRejected("The file is empty.", details={"reason": "empty_file"})
+    if tenant is not None:
+        quota = tenant_quota_get(tenant=tenant)
+        max_bytes, max_docs = quota.max_upload_bytes, quota.max_documents
+    else:
+        max_bytes, max_docs = SHARED_LIBRARY_MAX_BYTES, None
+    if len(data) > max_bytes:
+        raise DocumentRejected(
+            f"{filename} is {len(data):,} bytes; this workspace's limit is {max_bytes:,} bytes.",
+            details={"reason": "too_large", "size": len(data), "max_bytes": max_bytes},
+        )
+    digest = sha256_hex(data)
+    existing = Document.objects.select_for_update().filter(tenant=tenant, sha256=digest).first()
+    if existing is not None:
+        if existing.status == Document.Status.FAILED:
+            Document.objects.filter(pk=existing.pk).update(
+                status=Document.Status.QUEUED, error_code="", error_message="", progress=0
+            )
+            existing.refresh_from_db()
+            if queue:
+                _queue_ingest(existing.pk)
+        return existing, False
+    if max_docs is not None and Document.objects.filter(tenant=tenant).count() >= max_docs:
+        raise DocumentRejected(
+            f"This workspace holds its maximum of {max_docs} documents.",
+            details={"reason": "document_limit", "max_documents": max_docs},
+        )
+    company = company_upsert(
+        name=metadata.company, ticker=metadata.ticker, cik=metadata.cik, aliases=metadata.aliases
+    )
+    document = Document.objects.create(
+        tenant=tenant,
+        title=metadata.title or filename,
+        company=company,
+        ticker=(metadata.ticker or (company.ticker if company else "")).upper(),
+        doc_type=metadata.doc_type,
+        fiscal_year=metadata.fiscal_year,
+        fiscal_period=metadata.fiscal_period,
+        period_end=metadata.period_end,
+        filing_date=metadata.filing_date,
+        source=filename,
+        source_url=metadata.source_url,
+        content_type=content_type[:100],
+        sha256=digest,
+        size_bytes=len(data),
+        created_by=user,
+    )
+    DocumentFile.objects.create(document=document, data=data)
+    if queue:
+        _queue_ingest(document.pk)
+    return document, True
+
+
+def _queue_ingest(document_id: int) -> None:
+    from retrieval.tasks import document_ingest_task
+
+    transaction.on_commit(lambda: document_ingest_task.delay(document_id))
+
+
+def _set_progress(document_id: int, progress: int) -> None:
+    Document.objects.filter(pk=document_id).update(progress=max(0, min(100, progress)))
+
+
+def _fail(document: Document, *, code: str, message: str) -> None:
+    with transaction.atomic():
+        Chunk.objects.filter(document=document).delete()
+        Document.objects.filter(pk=document.pk).update(
+            status=Document.Status.FAILED,
+            error_code=code[:64],
+            error_message=message,
+            progress=100,
+            chunk_count=0,
+        )
+
+
+def embeddings_get_or_compute(
+    *,
+    embedder: Embedder,
+    texts: Sequence[str],
+    on_progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[list[float]], int]:
+    """Vectors for texts through the cache; returns (vectors, how many were newly embedded)."""
+    hashes = [sha256_hex(text.encode()) for text in texts]
+    cached: dict[str, Any] = dict(
+        EmbeddingCacheEntry.objects.filter(
+            model=embedder.model_name, text_sha256__in=set(hashes)
+        ).values_list("text_sha256", "embedding")
+    )
+    missing: dict[str, str] = {}
+    for digest, text in zip(hashes, texts, strict=True):
+        if digest not in cached:
+            missing.setdefault(digest, text)
+    todo = list(missing.items())
+    for start in range(0, len(todo), EMBED_BATCH):
+        batch = todo[start : start + EMBED_BATCH]
+        vectors = embedder.embed_documents([text for _, text in batch])
+        EmbeddingCacheEntry.objects.bulk_create(
+            [
+                EmbeddingCacheEntry(model=embedder.model_name, text_sha256=digest, embedding=vector)
+                for (digest, _), vector in zip(batch, vectors, strict=True)
+            ],
+            ignore_conflicts=True,
+        )
+        for (digest, _), vector in zip(batch, vectors, strict=True):
+            cached[digest] = vector
+        if on_progress:
+            on_progress(min(start + EMBED_BATCH, len(todo)), len(todo))
+    return [list(cached[digest]) for digest in hashes], len(todo)
+
+
+def _period_label(document: Document) -> str:
+    if document.fiscal_year is None:
+        return document.fiscal_period
+    if document.fiscal_period and document.fiscal_period != "FY":
+        return f"{document.fiscal_period} {document.fiscal_year}"
+    return f"FY{document.fiscal_year}"
+
+
+def document_ingest(*, document_id: int, embedder: Embedder | None = None) -> IngestOutcome:
+    """Parse, chunk, embed and store one document; safe to run again.
+
+    A bad file marks the document failed with a readable error and leaves no chunk behind.
+    Transient database errors propagate so the task can retry.
+    """
+    document = Document.objects.select_related("tenant", "company", "file").get(pk=document_id)
+    if document.status == Document.Status.READY:
+        return IngestOutcome(document.pk, document.status, document.chunk_count, 0, 0)
+    Document.objects.filter(pk=document.pk).update(status=Document.Status.PROCESSING, progress=5)
+    embedder = embedder or get_embedder()
+    max_bytes = (
+        tenant_quota_get(tenant=document.tenant).max_upload_bytes
+        if document.tenant is not None
+        else SHARED_LIBRARY_MAX_BYTES
+    )
+    try:
+        parsed = parse_document(
+            data=bytes(document.file.data),
+            filename=document.source,
+            content_type=document.content_type or None,
+            max_bytes=max_bytes,
+        )
+    except DocumentRejected as exc:
+        reason = str(getattr(exc, "code", "") or exc.details.get("reason", "rejected"))
+        _fail(document, code=reason, message=exc.message)
+        return IngestOutcome(document.pk, Document.Status.FAILED, 0, 0, 0, exc.message)
+    _set_progress(document.pk, 15)
+    _apply_parsed_metadata(document, parsed.title, parsed.metadata)
+    chunks = chunk_pages(parsed.pages)
+    company = document.company.name if document.company else ""
+    headers = [
+        contextual_header(
+            title=document.title,
+            company=company,
+            period=_period_label(document),
+            section=chunk.section,
+        )
+        for chunk in chunks
+    ]
+    texts = [
+        text_for_embedding(chunk, header=header)
+        for chunk, header in zip(chunks, headers, strict=True)
+    ]
+
+    def progress(done: int, total: int) -> None:
+        _set_progress(document.pk, 15 + int(80 * done / max(total, 1)))
+
+    vectors, embedded = embeddings_get_or_compute(
+        embedder=embedder, texts=texts, on_progress=progress
+    )
+    column = "embedding" if embedder.dimensions == MINILM_DIMENSIONS else "embedding_1536"
+    with transaction.atomic():
+        Chunk.objects.filter(document=document).delete()
+        Chunk.objects.bulk_create(
+            [
+                Chunk(
+                    tenant=document.tenant,
+                    document=document,
+                    ordinal=chunk.ordinal,
+                    text=chunk.text,
+                    header=header[:500],
+                    section=chunk.section[:200],
+                    page_start=min(chunk.pages),
+                    page_end=max(chunk.pages),
+                    token_count=chunk.token_count,
+                    embedding_model=embedder.model_name,
+                    **{column: vector},
+                )
+                for chunk, header, vector in zip(chunks, headers, vectors, strict=True)
+            ],
+            batch_size=500,
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                UPDATE retrieval_chunk
+                   SET search_vector = setweight(to_tsvector('english', header), 'A')
+                                    || setweight(to_tsvector('english', text), 'B')
+                 WHERE document_id = %s
+                """,
+                [document.pk],
+            )
+        Document.objects.filter(pk=document.pk).update(
+            status=Document.Status.READY,
+            page_count=len(parsed.pages),
+            chunk_count=len(chunks),
+            embedding_model=embedder.model_name,
+            error_code="",
+            error_message="",
+            progress=100,
+            ingested_at=timezone.now(),
+        )
+        corpus_version_bump(tenant=document.tenant)
+    return IngestOutcome(
+        document.pk, Document.Status.READY, len(chunks), embedded, len(chunks) - embedded
+    )
+
+
+def document_mark_failed(*, document_id: int, code: str, message: str) -> None:
+    """Give up on a document after its retries; leaves no chunk behind."""
+    document = Document.objects.filter(pk=document_id).first()
+    if document is not None:
+        _fail(document, code=code, message=message)
+
+
+def _apply_parsed_metadata(document: Document, title: str, metadata: dict[str, Any]) -> None:
+    """Fill what the uploader left blank from what the file says about itself."""
+    updates: dict[str, Any] = {}
+    if title and document.title == document.source:
+        updates["title"] = title[:300]
+    names = metadata.get("names") or ([metadata["company"]] if metadata.get("company") else [])
+    if document.company is None and names:
+        company = company_upsert(
+            name=str(names[-1]),
+            ticker=str(metadata.get("ticker", "")),
+            cik=str(metadata.get("cik", "")),
+            aliases=[str(n) for n in names],
+        )
+        if company is not None:
+            updates["company"] = company
+            document.company = company
+            if not document.ticker and company.ticker:
+                updates["ticker"] = company.ticker
+    if updates:
+        Document.objects.filter(pk=document.pk).update(**updates)
+        for key, value in updates.items():
+            setattr(document, key, value)
+
+
+def document_delete(*, tenant: Tenant, document: Document) -> None:
+    """Delete a tenant's document and its chunks; shared-library documents are not the tenant's."""
+    if document.tenant_id != tenant.pk:
+        raise NotFound("Document not found.")
+    with transaction.atomic():
+        document.delete()
+        corpus_version_bump(tenant=tenant)
+
+
+def tenant_reembed(*, tenant: Tenant | None, embedder: Embedder) -> int:
+    """Move every ready document of a tenant to another embedding model; returns the count."""
+    ids = list(
+        Document.objects.filter(tenant=tenant, status=Document.Status.READY)
+        .exclude(embedding_model=embedder.model_name)
+        .values_list("pk", flat=True)
+    )
+    for document_id in ids:
+        Document.objects.filter(pk=document_id).update(status=Document.Status.QUEUED, progress=0)
+        document_ingest(document_id=document_id, embedder=embedder)
+    return len(ids)
+
+
+def corpus_load_manifest(*, tenant: Tenant | None, manifest: Path) -> list[IngestOutcome]:
+    """Ingest every file a manifest.json lists (title, company, ticker, aliases, cik, doc_type,
+    fiscal_year, fiscal_period, period_end, filing_date, source_url); already-ingested files are
+    skipped by their sha256."""
+    entries = json.loads(manifest.read_text())
+    outcomes = []
+    for entry in entries:
+        data = (manifest.parent / entry["file"]).read_bytes()
+        metadata = DocumentMetadata(
+            title=entry.get("title", ""),
+            company=entry.get("company", ""),
+            ticker=entry.get("ticker", ""),
+            cik=entry.get("cik", ""),
+            aliases=tuple(entry.get("aliases", ())),
+            doc_type=entry.get("doc_type", Document.DocType.OTHER),
+            fiscal_year=entry.get("fiscal_year"),
+            fiscal_period=entry.get("fiscal_period", ""),
+            period_end=date.fromisoformat(entry["period_end"]) if entry.get("period_end") else None,
+            filing_date=(
+                date.fromisoformat(entry["filing_date"]) if entry.get("filing_date") else None
+            ),
+            source_url=entry.get("source_url", ""),
+        )
+        document, _ = document_register(
+            tenant=tenant,
+            user=None,
+            data=data,
+            filename=entry["file"],
+            metadata=metadata,
+            queue=False,
+        )
+        outcomes.append(document_ingest(document_id=document.pk))
+    return outcomes
