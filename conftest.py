@@ -11,6 +11,8 @@ from rest_framework.test import APIClient
 from accounts.models import Membership, Tenant, User
 from accounts.services import api_key_issue, tenant_create, user_create_in_tenant
 
+pytest_plugins = ["tests.fakes.llm_server"]
+
 
 @dataclass
 class Member:
@@ -58,3 +60,13 @@ def analyst(make_member: MemberFactory) -> Member:
 @pytest.fixture
 def other_tenant_analyst(make_member: MemberFactory) -> Member:
     return make_member("globex", "analyst")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_circuit_breakers():
+    """Circuit breakers are process-wide; each test starts with every provider closed."""
+    from agents.providers.failover import BREAKERS
+
+    BREAKERS.reset()
+    yield
+    BREAKERS.reset()

@@ -1,5 +1,5 @@
 """Websocket routes, collected from the apps that serve them."""
 
-from typing import Any
+from agents.routing import websocket_urlpatterns as agents_routes
 
-websocket_urlpatterns: list[Any] = []
+websocket_urlpatterns = [*agents_routes]

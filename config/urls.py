@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("accounts.urls")),
     path("api/v1/", include("retrieval.urls")),
+    path("api/v1/", include("agents.urls")),
 ]
 
 handler404 = "accounts.exception_handler.json_or_html_404"

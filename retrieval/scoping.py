@@ -147,26 +147,22 @@ def scope_from_question(
 
 
 def _name_variants(company: CompanyEntry) -> list[str]:
+    """The name, its aliases, and the name with legal suffixes and "The" dropped one by one."""
     variants = [company.name, *company.aliases]
-    core = _core_name(company.name)
-    if core and core.lower() != company.name.lower():
-        variants.append(core)
+    words = [w.strip(",") for w in re.split(r"[\s,]+", company.name.replace(".com", " com"))]
+    words = [w for w in words if w]
+    while len(words) > 1 and words[-1].lower().strip(".") in _SUFFIXES:
+        words.pop()
+        variants.append(" ".join(words))
+        if words[0].lower() == "the" and len(words) > 1:
+            variants.append(" ".join(words[1:]))
     seen: list[str] = []
     for variant in variants:
         cleaned = variant.strip()
         if len(cleaned) >= 2 and cleaned.lower() not in (s.lower() for s in seen):
             seen.append(cleaned)
-    # Longest first, so "Goldman Sachs Group" is reported rather than a shorter alias.
+    # Longest first, so "The Goldman Sachs Group" is reported rather than a shorter alias.
     return sorted(seen, key=len, reverse=True)
-
-
-def _core_name(name: str) -> str:
-    words = re.split(r"[\s,]+", name.replace(".com", " com").strip())
-    while words and words[-1].lower().strip(".,") in _SUFFIXES:
-        words.pop()
-    while words and words[0].lower() == "the":
-        words.pop(0)
-    return " ".join(w.strip(",") for w in words)
 
 
 def _find_name(question: str, name: str, *, case_insensitive: bool) -> str:

@@ -76,7 +76,8 @@ def isolation_sweep(
     owner_kwargs maps a route name to URL kwargs naming one of the owner's objects; every route
     that takes kwargs must be listed, so a new endpoint cannot escape the sweep. owner_markers are
     strings that only the owner's data contains; no response to the intruder may contain them.
-    read_posts names kwarg-less routes whose POST reads data (search, ask) with a body to send.
+    read_posts gives the body to POST to a route (a valid one, so the object lookup is what
+    answers); kwarg-less routes are POSTed only when listed there (reads such as search).
     """
     read_posts = read_posts or {}
     problems: list[str] = []
@@ -86,7 +87,9 @@ def isolation_sweep(
             continue
         path = _fill(route.template, owner_kwargs.get(route.name, {}))
         for method in route.methods:
-            body_to_send: dict[str, Any] = {}
+            body_to_send: dict[str, Any] = (
+                read_posts.get(route.name, {}) if method == "POST" else {}
+            )
             if not route.kwargs and method != "GET":
                 if not (method == "POST" and route.name in read_posts):
                     continue  # creating in one's own tenant is not a leak

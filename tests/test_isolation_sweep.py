@@ -24,15 +24,26 @@ def owner_world(make_member):
         queue=False,
     )
     document_ingest(document_id=document.pk)
+    from agents.services import conversation_create
+
+    conversation = conversation_create(
+        tenant=owner.tenant, user=owner.user, title="Zanzibar merger diligence"
+    )
     kwargs = {
         "api-key-revoke": {"prefix": key.prefix},
         "document-detail": {"document_id": document.pk},
+        "conversation-detail": {"conversation_id": conversation.pk},
+        "conversation-messages": {"conversation_id": conversation.pk},
+        "conversation-export": {"conversation_id": conversation.pk},
     }
     markers = [owner.user.email, key.prefix, "zanzibar-secret", "Zanzibar"]
     return owner, kwargs, markers
 
 
-READ_POSTS = {"search": {"query": "Zanzibar Holdings widgets"}}
+READ_POSTS = {
+    "search": {"query": "Zanzibar Holdings widgets"},
+    "conversation-messages": {"question": "What did Zanzibar sell?"},
+}
 
 
 @pytest.mark.django_db

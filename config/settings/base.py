@@ -177,6 +177,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "accounts.exception_handler.house_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
+    # ?format= is ours (conversation export), not DRF's renderer override.
+    "URL_FORMAT_OVERRIDE": None,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
@@ -225,3 +227,36 @@ METRICS_ALLOWED_IPS: list[str] = env.list("METRICS_ALLOWED_IPS", default=["127.0
 
 # Budgets: a fallback when a tier is missing (never used for a real tenant).
 BUDGET_WARNING_RATIO = Decimal(env("BUDGET_WARNING_RATIO", default="0.9"))
+
+# --- Agents: the hook pipeline (outermost first), providers and their chain per tier.
+AGENT_HOOKS: list[str] = env.list(
+    "AGENT_HOOKS",
+    default=[
+        "agents.hooks.TenantGuardHook",
+        "agents.hooks.MetricsHook",
+        "agents.hooks.PiiMaskHook",
+        "agents.hooks.ContextTrimHook",
+        "agents.hooks.FailoverHook",
+        "agents.hooks.UsageHook",
+        "agents.hooks.ToolTimeoutHook",
+    ],
+)
+AGENT_TOP_K = env.int("AGENT_TOP_K", default=6)
+AGENT_TOOL_TIMEOUT_SECONDS = env.float("AGENT_TOOL_TIMEOUT_SECONDS", default=5.0)
+LLM_CHAINS: dict[str, list[str]] = {
+    "free": env.list("LLM_CHAIN_FREE", default=["offline"]),
+    "pro": env.list("LLM_CHAIN_PRO", default=["anthropic", "openai", "offline"]),
+    "enterprise": env.list("LLM_CHAIN_ENTERPRISE", default=["anthropic", "openai", "offline"]),
+}
+ANTHROPIC_MODEL = env("ANTHROPIC_MODEL", default="claude-sonnet-5-5")
+OPENAI_MODEL = env("OPENAI_MODEL", default="gpt-5.4-mini")
+LLM_TIMEOUT_SECONDS = env.float("LLM_TIMEOUT_SECONDS", default=60.0)
+LLM_FIRST_TOKEN_TIMEOUT_SECONDS = env.float("LLM_FIRST_TOKEN_TIMEOUT_SECONDS", default=20.0)
+LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=1024)
+LLM_CONTEXT_TOKENS = env.int("LLM_CONTEXT_TOKENS", default=16000)
+LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=2)
+LLM_BREAKER_FAILURE_RATE = env.float("LLM_BREAKER_FAILURE_RATE", default=0.5)
+LLM_BREAKER_MIN_CALLS = env.int("LLM_BREAKER_MIN_CALLS", default=5)
+LLM_BREAKER_WINDOW_SECONDS = env.float("LLM_BREAKER_WINDOW_SECONDS", default=60.0)
+LLM_BREAKER_COOLDOWN_SECONDS = env.float("LLM_BREAKER_COOLDOWN_SECONDS", default=30.0)
+EMBEDDING_MODEL = env("EMBEDDING_MODEL", default="all-MiniLM-L6-v2")

@@ -1,0 +1,109 @@
+"""The websocket of a conversation: ask, stream frames, cancel; one turn at a time per socket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from accounts.errors import ApplicationError
+from agents import services
+from agents.events import error_frame, frame
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+
+
+class ConversationConsumer(AsyncJsonWebsocketConsumer):
+    """Frames out: start, token, citation, tool, usage, end, error.
+    Frames in: {"type": "ask", "question": "..."} and {"type": "cancel"}."""
+
+    turn: asyncio.Task[None] | None = None
+    prepared: services.PreparedTurn | None = None
+
+    async def connect(self) -> None:
+        await self.accept()
+        if self.scope.get("auth_error") is not None:
+            exc: ApplicationError = self.scope["auth_error"]
+            await self.send_json(error_frame(exc.code, exc.message, exc.details).as_frame())
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if self.scope.get("tenant_suspended"):
+            await self.send_json(
+                error_frame("tenant_suspended", "This workspace is suspended.").as_frame()
+            )
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        if self.scope.get("tenant") is None:
+            await self.send_json(
+                error_frame("not_authenticated", "Sign in or send an API key.").as_frame()
+            )
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.conversation_id = int(self.scope["url_route"]["kwargs"]["conversation_id"])
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if not isinstance(content, dict) or content.get("type") not in ("ask", "cancel"):
+            await self.send_json(
+                error_frame(
+                    "malformed_frame",
+                    'Send {"type": "ask", "question": "..."} or {"type": "cancel"}.',
+                ).as_frame()
+            )
+            return
+        if content["type"] == "cancel":
+            await self._cancel()
+            return
+        if self.turn is not None and not self.turn.done():
+            await self.send_json(
+                error_frame(
+                    "turn_in_progress", "Wait for the answer or cancel it first."
+                ).as_frame()
+            )
+            return
+        question = content.get("question")
+        if not isinstance(question, str):
+            await self.send_json(
+                error_frame("invalid_input", "The question must be a string.").as_frame()
+            )
+            return
+        try:
+            self.prepared = await services.turn_prepare(
+                tenant=self.scope["tenant"],
+                user=self.scope["user"],
+                membership=self.scope["membership"],
+                conversation_id=self.conversation_id,
+                question=question,
+            )
+        except ApplicationError as exc:
+            await self.send_json(error_frame(exc.code, exc.message, exc.details).as_frame())
+            return
+        self.turn = asyncio.create_task(self._stream(self.prepared))
+
+    async def _stream(self, prepared: services.PreparedTurn) -> None:
+        async for event in services.turn_stream(prepared):
+            await self.send_json(event.as_frame())
+
+    async def _cancel(self) -> None:
+        turn, prepared = self.turn, self.prepared
+        if turn is None or turn.done() or prepared is None:
+            return
+        turn.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await turn
+        await self.send_json(
+            frame(
+                "end",
+                message_id=prepared.ctx.state.get("message_id"),
+                conversation_id=self.conversation_id,
+                status="interrupted",
+            ).as_frame()
+        )
+
+    async def disconnect(self, code: int) -> None:
+        if self.turn is not None and not self.turn.done():
+            self.turn.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.turn

@@ -1,0 +1,125 @@
+"""Frozen data shapes crossing between the agent engine, the LLM providers and billing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+AttemptOutcome = Literal["ok", "error", "timeout", "circuit_open", "interrupted"]
+
+
+@dataclass(frozen=True)
+class ContextPassage:
+    """One retrieved passage as the model sees it; `number` is the `[n]` marker an answer cites."""
+
+    number: int
+    text: str
+    document: str
+    page: int | None
+    source: str = ""
+    chunk_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One turn of the conversation sent to a model."""
+
+    role: Literal["user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """What one model call needs.
+
+    Real providers send `system` and `messages` (the engine has already rendered the passages into
+    them); the offline provider answers from `question` and `passages` directly.
+    """
+
+    system: str
+    messages: tuple[ChatMessage, ...]
+    question: str
+    passages: tuple[ContextPassage, ...] = ()
+    max_tokens: int = 1024
+    temperature: float = 0.0
+
+
+@dataclass(frozen=True)
+class ModelUsage:
+    """Tokens one model call consumed, normalised across providers.
+
+    `input_tokens` is the whole prompt, cache reads and cache writes included (OpenAI reports it
+    that way; Anthropic's three counters are summed). `cached_input_tokens` and
+    `cache_creation_input_tokens` are the parts of it read from and written to the prompt cache,
+    so a price table charges `uncached_input_tokens` at the base input rate.
+    """
+
+    provider: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+
+    @property
+    def uncached_input_tokens(self) -> int:
+        return max(
+            0, self.input_tokens - self.cached_input_tokens - self.cache_creation_input_tokens
+        )
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """A piece of answer text, in order; concatenating every delta gives the answer."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    """The usage of the attempt that produced the answer; sent once, after the last TextDelta."""
+
+    usage: ModelUsage
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    """The answer is complete.
+
+    `stop_reason` is normalised: "end_turn", "max_tokens", "refusal", or the provider's own word.
+    """
+
+    stop_reason: str
+
+
+@dataclass(frozen=True)
+class ProviderSwitched:
+    """The failover chain gave up on one provider before it streamed anything and moved on."""
+
+    from_provider: str
+    to_provider: str
+    reason: str
+
+
+StreamEvent = TextDelta | UsageReport | StreamEnd | ProviderSwitched
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One call (or skipped call) to one provider, for the cost ledger, metrics and traces.
+
+    `usage` is what the provider reported, or an estimate when the attempt was cut short
+    before the provider reported any (interrupted or failed mid-stream).
+    """
+
+    provider: str
+    model: str
+    outcome: AttemptOutcome
+    latency_ms: int
+    first_token_ms: int | None
+    usage: ModelUsage | None
+    error: str = ""

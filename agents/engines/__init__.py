@@ -1,0 +1,1 @@
+"""Query engines: the only layer of the project that imports LlamaIndex."""

@@ -1,0 +1,136 @@
+"""The citation engine: numbered sources in, an answer citing `[n]` out, citations as data.
+
+Built on LlamaIndex's retriever and citation prompt; the model call itself goes through the
+agents pipeline (hooks, failover), so every provider streams the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from llama_index.core.query_engine.citation_query_engine import CITATION_QA_TEMPLATE
+from llama_index.core.schema import NodeWithScore
+
+from agents.contracts import ChatMessage, ContextPassage, ModelRequest
+
+SYSTEM_PROMPT = (
+    "You are a careful financial analyst's assistant. You answer questions about SEC filings and "
+    "earnings material using only the numbered sources you are given. Cite every figure and "
+    "claim with the source number in square brackets, like [2]. Quote figures exactly as the "
+    "source gives them, with units and periods. If the sources do not contain the answer, say "
+    "so plainly instead of guessing. Personal data may appear as placeholders like <EMAIL_1>: "
+    "keep them unchanged."
+)
+_CITATION = re.compile(r"\[(\d{1,2})\]")
+_FOLLOW_UP = re.compile(
+    r"^(and|what about|how about|also|then|same|compare|versus|vs\.?)\b|\b(it|its|that|those|"
+    r"they|them|this|these|the same)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Citation:
+    number: int
+    chunk_id: int | None
+    document_id: int | None
+    document: str
+    source: str
+    page: int | None
+    snippet: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "number": self.number,
+            "chunk_id": self.chunk_id,
+            "document_id": self.document_id,
+            "document": self.document,
+            "source": self.source,
+            "page": self.page,
+            "text": self.snippet,
+        }
+
+
+def passages_from_nodes(nodes: list[NodeWithScore]) -> tuple[ContextPassage, ...]:
+    passages = []
+    for number, node in enumerate(nodes, start=1):
+        meta = node.node.metadata
+        passages.append(
+            ContextPassage(
+                number=number,
+                text=node.node.get_content(),
+                document=str(meta.get("document", "")),
+                page=meta.get("page"),
+                source=str(meta.get("source", "")),
+                chunk_id=meta.get("chunk_id"),
+            )
+        )
+    return tuple(passages)
+
+
+def render_sources(passages: tuple[ContextPassage, ...]) -> str:
+    return "\n\n".join(
+        f"Source {p.number} ({p.document}, page {p.page}):\n{p.text}" for p in passages
+    )
+
+
+def build_request(
+    *,
+    question: str,
+    passages: tuple[ContextPassage, ...],
+    history: tuple[ChatMessage, ...],
+    max_tokens: int,
+) -> ModelRequest:
+    prompt = CITATION_QA_TEMPLATE.format(context_str=render_sources(passages), query_str=question)
+    return ModelRequest(
+        system=SYSTEM_PROMPT,
+        messages=(*history, ChatMessage(role="user", content=prompt)),
+        question=question,
+        passages=passages,
+        max_tokens=max_tokens,
+    )
+
+
+def cited_numbers(text: str) -> list[int]:
+    seen: list[int] = []
+    for match in _CITATION.finditer(text):
+        number = int(match.group(1))
+        if number not in seen:
+            seen.append(number)
+    return seen
+
+
+def citations_for(answer: str, passages: tuple[ContextPassage, ...]) -> list[Citation]:
+    """The passages the answer cites, in order of first citation; unknown numbers are ignored."""
+    by_number = {p.number: p for p in passages}
+    citations = []
+    for number in cited_numbers(answer):
+        passage = by_number.get(number)
+        if passage is None:
+            continue
+        citations.append(
+            Citation(
+                number=number,
+                chunk_id=passage.chunk_id,
+                document_id=None,
+                document=passage.document,
+                source=passage.source,
+                page=passage.page,
+                snippet=passage.text,
+            )
+        )
+    return citations
+
+
+def condense_question(question: str, previous_questions: list[str]) -> str:
+    """A standalone question for retrieval: a short follow-up ("and in 2019?") borrows the
+    subject of the previous question; a self-contained question is kept as it is."""
+    if not previous_questions:
+        return question
+    words = question.split()
+    if len(words) > 12 and not _FOLLOW_UP.search(question):
+        return question
+    if not _FOLLOW_UP.search(question) and len(words) > 6:
+        return question
+    return f"{previous_questions[-1]} {question}"

@@ -1,0 +1,189 @@
+"""The default hook stack (settings.AGENT_HOOKS): guard, PII, context trim, failover, usage,
+tool timeouts, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+from django.conf import settings
+
+from accounts.errors import TenantSuspended
+from agents.contracts import AttemptRecord, ChatMessage, ModelRequest, StreamEvent
+from agents.pipeline import Hook, ModelCall, RunContext, RunOutcome, ToolCall
+from agents.providers.failover import build_chain, provider_settings_from_django
+from agents.tokens import estimate_tokens
+from agents.tools import ToolResult
+from monitoring import metrics
+from monitoring.pii import PiiPolicy, pii_enforce
+
+
+class TenantGuardHook(Hook):
+    """before_agent: a suspended tenant never reaches a model (status may change mid-session)."""
+
+    name = "tenant_guard"
+
+    async def before_agent(self, ctx: RunContext) -> None:
+        if ctx.tenant.status != "active":
+            raise TenantSuspended()
+
+
+class PiiMaskHook(Hook):
+    """before_model: mask personal data before any text reaches a provider (tenant policy)."""
+
+    name = "pii_mask"
+
+    async def before_model(self, ctx: RunContext, request: ModelRequest) -> ModelRequest:
+        policy = PiiPolicy(ctx.tenant.pii_policy)
+        if policy == PiiPolicy.OFF:
+            return request
+        mapping = dict(ctx.pii_mapping)
+        messages = []
+        for message in request.messages:
+            result = await asyncio.to_thread(
+                pii_enforce, message.content, policy=policy, mapping=mapping
+            )
+            mapping = dict(result.mapping)
+            messages.append(ChatMessage(role=message.role, content=result.text))
+        question = await asyncio.to_thread(
+            pii_enforce, request.question, policy=policy, mapping=mapping
+        )
+        ctx.pii_mapping = dict(question.mapping)
+        return replace(request, messages=tuple(messages), question=question.text)
+
+
+class ContextTrimHook(Hook):
+    """before_model: drop the lowest-ranked passages until the prompt fits the context budget."""
+
+    name = "context_trim"
+
+    async def before_model(self, ctx: RunContext, request: ModelRequest) -> ModelRequest:
+        budget = int(getattr(settings, "LLM_CONTEXT_TOKENS", 8000)) - request.max_tokens
+
+        def size(req: ModelRequest) -> int:
+            text = req.system + "".join(m.content for m in req.messages)
+            return estimate_tokens("openai", "gpt-4o", text)
+
+        trimmed = request
+        while size(trimmed) > budget and trimmed.passages:
+            dropped = trimmed.passages[-1]
+            passages = trimmed.passages[:-1]
+            last = trimmed.messages[-1]
+            marker = f"Source {dropped.number} ("
+            content = last.content
+            if marker in content:
+                start = content.index(marker)
+                end = content.find("\n\nSource ", start + 1)
+                if end == -1:
+                    end = content.find("\n------", start)
+                content = content[:start] + (content[end + 2 :] if end != -1 else "")
+            trimmed = replace(
+                trimmed,
+                passages=passages,
+                messages=(*trimmed.messages[:-1], ChatMessage(role="user", content=content)),
+            )
+        ctx.estimated_input_tokens = size(trimmed)
+        ctx.state["passages_sent"] = len(trimmed.passages)
+        return trimmed
+
+
+class FailoverHook(Hook):
+    """wrap_model_call: the tier's provider chain with retries, circuit breakers and failover."""
+
+    name = "failover"
+
+    def __init__(self) -> None:
+        self.pipeline_after_model: Any = None
+
+    def wrap_model_call(self, ctx: RunContext, call: ModelCall) -> ModelCall:
+        attempts: list[AttemptRecord] = ctx.attempts
+
+        def on_attempt(record: AttemptRecord) -> None:
+            attempts.append(record)
+            metrics.PROVIDER_ATTEMPTS.labels(provider=record.provider, outcome=record.outcome).inc()
+
+        chain = build_chain(ctx.tier, provider_settings_from_django(), on_attempt=on_attempt)
+        ctx.state["chain"] = [p.name for p in chain.providers]
+        ctx.state["offline_only"] = chain.is_offline_only
+
+        async def stream(request: ModelRequest) -> AsyncIterator[StreamEvent]:
+            async for event in chain.stream(request):
+                yield event
+
+        return stream
+
+
+class UsageHook(Hook):
+    """after_model: count tokens and record the estimate's error per attempt."""
+
+    name = "usage"
+
+    async def after_model(self, ctx: RunContext, attempt: AttemptRecord) -> None:
+        usage = attempt.usage
+        if usage is None:
+            return
+        metrics.TOKENS.labels(provider=usage.provider, type="input").inc(usage.input_tokens)
+        metrics.TOKENS.labels(provider=usage.provider, type="output").inc(usage.output_tokens)
+        if usage.cached_input_tokens:
+            metrics.TOKENS.labels(provider=usage.provider, type="cached_input").inc(
+                usage.cached_input_tokens
+            )
+        if attempt.outcome == "ok" and ctx.estimated_input_tokens and usage.input_tokens:
+            metrics.token_estimate_error_observe(
+                provider=usage.provider,
+                estimated=ctx.estimated_input_tokens,
+                actual=usage.input_tokens,
+            )
+
+
+class ToolTimeoutHook(Hook):
+    """wrap_tool_call: a tool that takes too long returns an error instead of hanging the answer."""
+
+    name = "tool_timeout"
+
+    def wrap_tool_call(self, ctx: RunContext, call: ToolCall) -> ToolCall:
+        timeout = float(getattr(settings, "AGENT_TOOL_TIMEOUT_SECONDS", 5.0))
+
+        async def guarded(name: str, arguments: dict[str, Any]) -> ToolResult:
+            try:
+                result = await asyncio.wait_for(call(name, arguments), timeout=timeout)
+            except TimeoutError:
+                result = ToolResult(
+                    name=name,
+                    arguments=arguments,
+                    output="Error: the tool timed out.",
+                    error="timeout",
+                )
+            ctx.tool_results.append(result)
+            return result
+
+        return guarded
+
+
+class MetricsHook(Hook):
+    """after_agent: query counters and latency by provider, tier and status."""
+
+    name = "metrics"
+
+    async def before_agent(self, ctx: RunContext) -> None:
+        ctx.state["started"] = time.perf_counter()
+        metrics.ACTIVE_CONVERSATIONS.inc()
+
+    async def after_agent(self, ctx: RunContext, outcome: RunOutcome) -> None:
+        metrics.ACTIVE_CONVERSATIONS.dec()
+        provider = next(
+            (a.provider for a in reversed(ctx.attempts) if a.outcome in ("ok", "interrupted")),
+            ctx.attempts[-1].provider if ctx.attempts else "none",
+        )
+        metrics.QUERIES.labels(provider=provider, user_tier=ctx.tier, status=outcome.status).inc()
+        started = ctx.state.get("started")
+        if started is not None:
+            metrics.QUERY_LATENCY.labels(provider=provider).observe(time.perf_counter() - started)
+        total = sum(a.usage.total_tokens for a in ctx.attempts if a.usage)
+        if total:
+            metrics.TOKENS_PER_QUERY.labels(provider=provider).observe(total)
+        if ctx.cost_usd:
+            metrics.COST_USD.labels(provider=provider, user_tier=ctx.tier).inc(float(ctx.cost_usd))

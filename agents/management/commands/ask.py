@@ -1,0 +1,105 @@
+"""manage.py ask "question" --tenant SLUG [--conversation ID] [--user EMAIL] [--json]."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from accounts.errors import ApplicationError
+from accounts.models import Membership, Tenant
+from agents import services
+
+
+class Command(BaseCommand):
+    help = "Ask a question and stream the cited answer to the terminal."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("question")
+        parser.add_argument("--tenant", required=True)
+        parser.add_argument("--conversation", type=int, default=None)
+        parser.add_argument("--user", default=None, help="member email (default: the first owner)")
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        tenant = Tenant.objects.filter(slug=options["tenant"]).first()
+        if tenant is None:
+            raise CommandError(f"No tenant '{options['tenant']}'.")
+        members = Membership.objects.filter(tenant=tenant).select_related("user", "tenant")
+        if options["user"]:
+            members = members.filter(user__email=options["user"].lower())
+        membership = members.order_by("role", "created_at").first()
+        if membership is None:
+            raise CommandError("No such member in this tenant.")
+        conversation_id = options["conversation"]
+        if conversation_id is None:
+            conversation_id = services.conversation_create(
+                tenant=tenant, user=membership.user, title=options["question"][:120]
+            ).pk
+        kwargs = {
+            "tenant": tenant,
+            "user": membership.user,
+            "membership": membership,
+            "conversation_id": conversation_id,
+            "question": options["question"],
+        }
+        try:
+            if options["json"]:
+                result = async_to_sync(services.answer_turn_collect)(**kwargs)
+                self.stdout.write(json.dumps(_json_shape(result), indent=2, default=str))
+            else:
+                async_to_sync(self._stream)(kwargs)
+        except ApplicationError as exc:
+            raise CommandError(f"{exc.code}: {exc.message}") from exc
+
+    async def _stream(self, kwargs: dict[str, Any]) -> None:
+        async for event in services.answer_turn(**kwargs):
+            data = event.data
+            if event.type == "start":
+                if data["offline"]:
+                    self.stderr.write("Offline mode: answers are extracted from the passages.")
+                self.stderr.write(f"Scope: {data['scope'].get('description', 'all documents')}")
+            elif event.type == "token":
+                self.stdout.write(data["text"], ending="")
+                self.stdout.flush()
+            elif event.type == "citation":
+                if data["number"] == 1 or not getattr(self, "_cited", False):
+                    self.stdout.write("\n\nSources:")
+                    self._cited = True
+                self.stdout.write(f"  [{data['number']}] {data['document']}, page {data['page']}")
+            elif event.type == "usage":
+                self.stdout.write(
+                    f"\n{data['provider']} {data['model']}: {data['input_tokens']} in, "
+                    f"{data['output_tokens']} out, ${data['cost_usd']}"
+                )
+            elif event.type == "error":
+                self.stderr.write(f"\nError: {data['error']['message']}")
+            elif event.type == "end":
+                self.stdout.write(f"conversation {data['conversation_id']} ({data['status']})")
+
+
+def _json_shape(result: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "answer": result["answer"],
+        "citations": [
+            {
+                "number": c["number"],
+                "document": c["document"],
+                "source": c["source"],
+                "page": c["page"],
+                "text": c["text"],
+            }
+            for c in result["citations"]
+        ],
+        "provider": result.get("provider", ""),
+        "model": result.get("model", ""),
+        "tokens": result.get("tokens", {}),
+        "cost_usd": result.get("cost_usd", "0"),
+        "conversation": result.get("conversation"),
+        "status": result.get("status"),
+        "offline": result.get("offline"),
+        "scope": result.get("scope", {}),
+        "error": result.get("error"),
+    }

@@ -1,0 +1,9 @@
+"""Websocket routes of agents."""
+
+from django.urls import path
+
+from agents.consumers import ConversationConsumer
+
+websocket_urlpatterns = [
+    path("ws/conversations/<int:conversation_id>/", ConversationConsumer.as_asgi()),
+]

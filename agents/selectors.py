@@ -1,0 +1,34 @@
+"""Reads for agents: conversations and their messages, always scoped by tenant and user."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from accounts.errors import NotFound
+from accounts.models import Membership, Tenant, User
+from agents.models import Conversation, Message
+
+
+def conversation_list(*, tenant: Tenant, user: User) -> QuerySet[Conversation]:
+    return Conversation.objects.filter(tenant=tenant, user=user).order_by("-updated_at")
+
+
+def conversation_get(*, tenant: Tenant, user: User, conversation_id: int) -> Conversation:
+    """A conversation of this user in this tenant (managers may read every member's);
+    NotFound otherwise, the same as a missing one."""
+    conversations = Conversation.objects.select_related("tenant").filter(tenant=tenant)
+    manager = Membership.objects.filter(
+        tenant=tenant, user=user, role__in=(Membership.Role.OWNER, Membership.Role.ADMIN)
+    ).exists()
+    if not manager:
+        conversations = conversations.filter(user=user)
+    conversation = conversations.filter(pk=conversation_id).first()
+    if conversation is None:
+        raise NotFound("Conversation not found.")
+    return conversation
+
+
+def message_list(*, tenant: Tenant, conversation: Conversation) -> QuerySet[Message]:
+    return Message.objects.filter(tenant=tenant, conversation=conversation).order_by(
+        "created_at", "id"
+    )

@@ -1,0 +1,490 @@
+"""Writes for agents: conversations, and answering one turn through the hook pipeline.
+
+answer_turn is the one path every entry point (websocket, REST JSON and SSE, `manage.py ask`)
+uses: it validates, retrieves, runs the hooks around the model call, streams frames, and
+always saves what happened (complete, interrupted or failed) with a checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import transaction
+
+from accounts.errors import ApplicationError, ProviderUnavailable, ValidationFailed
+from accounts.models import Membership, Tenant, User
+from accounts.selectors import tenant_quota_get
+from agents.contracts import (
+    ChatMessage,
+    ModelRequest,
+    ProviderSwitched,
+    StreamEvent,
+    TextDelta,
+    UsageReport,
+)
+from agents.engines.citation import (
+    build_request,
+    citations_for,
+    condense_question,
+    passages_from_nodes,
+)
+from agents.engines.retriever import ChunkSearchRetriever
+from agents.events import TurnEvent, error_frame, frame
+from agents.models import Checkpoint, Conversation, Message
+from agents.pipeline import Pipeline, RunContext, RunOutcome
+from agents.providers.base import ProviderError
+from agents.selectors import conversation_get
+from monitoring.pii import pii_restore
+from retrieval.contracts import SearchFilters
+
+MAX_QUESTION_CHARS = 4000
+HISTORY_TURNS = 4
+
+
+def conversation_create(
+    *, tenant: Tenant, user: User, title: str = "", scope: dict[str, Any] | None = None
+) -> Conversation:
+    """Start a conversation, optionally scoped to companies, document types and fiscal years."""
+    scope = scope or {}
+    allowed = {"tickers", "company_ids", "doc_types", "fiscal_years", "fiscal_periods"}
+    unknown = set(scope) - allowed
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown scope keys: {', '.join(sorted(unknown))}.",
+            details={"allowed": sorted(allowed)},
+        )
+    return Conversation.objects.create(tenant=tenant, user=user, title=title[:200], scope=scope)
+
+
+def filters_from_scope(scope: dict[str, Any]) -> SearchFilters | None:
+    if not scope:
+        return None
+    filters = SearchFilters(
+        tickers=tuple(scope.get("tickers", ())),
+        company_ids=tuple(int(i) for i in scope.get("company_ids", ())),
+        doc_types=tuple(scope.get("doc_types", ())),
+        fiscal_years=tuple(int(y) for y in scope.get("fiscal_years", ())),
+        fiscal_periods=tuple(scope.get("fiscal_periods", ())),
+    )
+    return None if filters.is_empty else filters
+
+
+def _validate_question(question: str) -> str:
+    question = (question or "").strip()
+    if not question:
+        raise ValidationFailed("The question is empty.", details={"field": "question"})
+    if len(question) > MAX_QUESTION_CHARS:
+        raise ValidationFailed(
+            f"The question is longer than {MAX_QUESTION_CHARS} characters.",
+            details={"field": "question", "max_chars": MAX_QUESTION_CHARS},
+        )
+    return question
+
+
+def _history(conversation: Conversation) -> tuple[list[ChatMessage], list[str]]:
+    messages = list(
+        Message.objects.filter(conversation=conversation)
+        .exclude(status=Message.Status.ERROR)
+        .order_by("-created_at", "-id")[: HISTORY_TURNS * 2]
+    )
+    messages.reverse()
+    chat = [ChatMessage(role=m.role, content=m.content) for m in messages]  # type: ignore[arg-type]
+    questions = [m.standalone_question or m.content for m in messages if m.role == "user"]
+    return chat, questions
+
+
+class _PlaceholderRestorer:
+    """Restores PII placeholders in a token stream, holding back a possible partial placeholder."""
+
+    def __init__(self, mapping: dict[str, str]):
+        self.mapping = mapping
+        self.pending = ""
+
+    def feed(self, text: str) -> str:
+        if not self.mapping:
+            return text
+        self.pending += text
+        cut = self.pending.rfind("<")
+        if cut != -1 and ">" not in self.pending[cut:] and len(self.pending) - cut < 40:
+            ready, self.pending = self.pending[:cut], self.pending[cut:]
+        else:
+            ready, self.pending = self.pending, ""
+        return pii_restore(ready, self.mapping)
+
+    def flush(self) -> str:
+        rest, self.pending = self.pending, ""
+        return pii_restore(rest, self.mapping)
+
+
+def _save_turn(
+    *,
+    ctx: RunContext,
+    conversation: Conversation,
+    user_message: Message,
+    answer: str,
+    status: str,
+    citations: list[dict[str, Any]],
+    scope: dict[str, Any],
+    latency_ms: int,
+    chunk_ids: list[int],
+) -> Message:
+    provider_attempt = next(
+        (a for a in reversed(ctx.attempts) if a.outcome in ("ok", "interrupted")),
+        ctx.attempts[-1] if ctx.attempts else None,
+    )
+    usage_in = sum(a.usage.input_tokens for a in ctx.attempts if a.usage)
+    usage_out = sum(a.usage.output_tokens for a in ctx.attempts if a.usage)
+    with transaction.atomic():
+        message = Message.objects.create(
+            tenant=conversation.tenant,
+            conversation=conversation,
+            query_id=ctx.query_id,
+            role=Message.Role.ASSISTANT,
+            content=answer,
+            citations=citations,
+            scope=scope,
+            provider=provider_attempt.provider if provider_attempt else "",
+            model=provider_attempt.model if provider_attempt else "",
+            input_tokens=usage_in,
+            output_tokens=usage_out,
+            cost_usd=ctx.cost_usd,
+            latency_ms=latency_ms,
+            status=status,
+            error_code=ctx.error_code,
+        )
+        Checkpoint.objects.create(
+            tenant=conversation.tenant,
+            conversation=conversation,
+            message=message,
+            state=json.loads(
+                json.dumps(
+                    {
+                        "question": user_message.content,
+                        "standalone_question": user_message.standalone_question,
+                        "answer": answer,
+                        "status": status,
+                        "retrieved_chunk_ids": chunk_ids,
+                        "tool_results": [
+                            {"name": t.name, "arguments": t.arguments, "output": t.output}
+                            for t in ctx.tool_results
+                        ],
+                        "provider": message.provider,
+                        "model": message.model,
+                        "attempts": [
+                            {
+                                "provider": a.provider,
+                                "model": a.model,
+                                "outcome": a.outcome,
+                                "latency_ms": a.latency_ms,
+                                "error": a.error,
+                            }
+                            for a in ctx.attempts
+                        ],
+                        "chain": ctx.state.get("chain", []),
+                        "pii_placeholders": sorted(ctx.pii_mapping),
+                    },
+                    default=str,
+                )
+            ),
+        )
+        if not conversation.title:
+            conversation.title = user_message.content[:120]
+        conversation.save(update_fields=["title", "updated_at"])
+    return message
+
+
+async def _after_model_for_new_attempts(pipeline: Pipeline, ctx: RunContext) -> None:
+    """Run after_model once for every attempt the failover chain recorded since the last call."""
+    done = ctx.state.setdefault("attempts_reported", 0)
+    for attempt in ctx.attempts[done:]:
+        ctx.state["attempts_reported"] += 1
+        await pipeline.after_model(ctx, attempt)
+
+
+async def _no_model(request: ModelRequest) -> AsyncIterator[StreamEvent]:
+    raise ProviderUnavailable("No model provider is configured in the hook pipeline.")
+    yield  # pragma: no cover - makes this an async generator
+
+
+@dataclass
+class PreparedTurn:
+    """A turn that passed validation and the before_agent hooks, ready to stream."""
+
+    ctx: RunContext
+    pipeline: Pipeline
+    conversation: Conversation
+    question: str
+    standalone: str
+    history: list[ChatMessage]
+    started: float
+
+
+async def turn_prepare(
+    *,
+    tenant: Tenant,
+    user: User,
+    membership: Membership,
+    conversation_id: int,
+    question: str,
+) -> PreparedTurn:
+    """Validate a question and run the before_agent hooks.
+
+    Raises ValidationFailed for a bad question, NotFound for a conversation that is not the
+    caller's, or whatever a before_agent hook raises (budget, rate limit, suspended tenant).
+    """
+    question = _validate_question(question)
+    conversation = await sync_to_async(conversation_get)(
+        tenant=tenant, user=user, conversation_id=conversation_id
+    )
+    quota = await sync_to_async(tenant_quota_get)(tenant=tenant)
+    history, previous_questions = await sync_to_async(_history)(conversation)
+    standalone = condense_question(question, previous_questions)
+    ctx = RunContext(
+        tenant=tenant,
+        user=user,
+        membership=membership,
+        conversation_id=conversation.pk,
+        question=standalone,
+        tier=quota.tier,
+        is_follow_up=standalone != question,
+    )
+    pipeline = Pipeline.from_settings()
+    started = time.perf_counter()
+    await pipeline.before_agent(ctx)
+    return PreparedTurn(ctx, pipeline, conversation, question, standalone, history, started)
+
+
+async def answer_turn(**kwargs: Any) -> AsyncIterator[TurnEvent]:
+    """turn_prepare, then turn_stream: raises before the first frame, errors as frames after."""
+    prepared = await turn_prepare(**kwargs)
+    async for event in turn_stream(prepared):
+        yield event
+
+
+async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
+    """Stream the frames of a prepared turn.
+
+    After the first frame, failures arrive as an `error` frame. Closing the generator early
+    (cancel, disconnect) closes the provider stream and saves the partial answer as interrupted.
+    Every path saves the turn with a checkpoint and runs the after_agent hooks.
+    """
+    ctx, pipeline, conversation = prepared.ctx, prepared.pipeline, prepared.conversation
+    question, standalone, history = prepared.question, prepared.standalone, prepared.history
+    started = prepared.started
+    tenant = ctx.tenant
+    user_message = await sync_to_async(Message.objects.create)(
+        tenant=tenant,
+        conversation=conversation,
+        query_id=ctx.query_id,
+        role=Message.Role.USER,
+        content=question,
+        standalone_question=standalone if standalone != question else "",
+    )
+    retriever = ChunkSearchRetriever(
+        tenant=tenant,
+        k=int(getattr(settings, "AGENT_TOP_K", 6)),
+        filters=filters_from_scope(conversation.scope),
+    )
+    answer_parts: list[str] = []
+    status = "interrupted"
+    citations: list[dict[str, Any]] = []
+    scope: dict[str, Any] = {}
+    chunk_ids: list[int] = []
+    failovers: list[dict[str, str]] = []
+    try:
+        nodes = await sync_to_async(retriever.retrieve)(standalone)
+        chunks = {c.chunk_id: c for c in retriever.last_chunks}
+        chunk_ids = list(chunks)
+        scope = retriever.last_scope.as_dict() if retriever.last_scope else {}
+        passages = passages_from_nodes(nodes)
+        request = build_request(
+            question=standalone,
+            passages=passages,
+            history=tuple(history),
+            max_tokens=int(getattr(settings, "LLM_MAX_TOKENS", 1024)),
+        )
+        request = await pipeline.before_model(ctx, request)
+        call = pipeline.model_call(ctx, _no_model)
+        yield frame(
+            "start",
+            query_id=str(ctx.query_id),
+            conversation_id=conversation.pk,
+            question=question,
+            standalone_question=standalone,
+            chain=ctx.state.get("chain", []),
+            offline=bool(ctx.state.get("offline_only")),
+            scope=scope,
+        )
+        restorer = _PlaceholderRestorer(ctx.pii_mapping)
+        async for event in call(request):
+            await _after_model_for_new_attempts(pipeline, ctx)
+            if isinstance(event, TextDelta):
+                text = restorer.feed(event.text)
+                if text:
+                    answer_parts.append(text)
+                    yield frame("token", text=text)
+            elif isinstance(event, ProviderSwitched):
+                failovers.append(
+                    {"from": event.from_provider, "to": event.to_provider, "reason": event.reason}
+                )
+            elif isinstance(event, UsageReport):
+                pass  # attempts carry usage; the ledger and metrics read them in the hooks
+        tail = restorer.flush()
+        if tail:
+            answer_parts.append(tail)
+            yield frame("token", text=tail)
+        answer = "".join(answer_parts)
+        for citation in citations_for(answer, request.passages):
+            chunk = chunks.get(citation.chunk_id or -1)
+            data = citation.as_dict()
+            data["document_id"] = chunk.document_id if chunk else None
+            data["text"] = pii_restore(citation.snippet, ctx.pii_mapping)
+            citations.append(data)
+            yield frame("citation", **data)
+        for result in ctx.tool_results:
+            yield frame("tool", name=result.name, arguments=result.arguments, output=result.output)
+        status = "ok"
+    except ProviderError as exc:
+        status = "error"
+        ctx.error_code = "provider_failed_midstream" if exc.partial else "provider_error"
+        yield error_frame(
+            ctx.error_code,
+            "The model stopped answering partway; the partial answer is kept. Try again.",
+            {"provider": getattr(exc, "provider", "")},
+        )
+    except ApplicationError as exc:
+        status = "error"
+        ctx.error_code = exc.code
+        yield error_frame(exc.code, exc.message, exc.details)
+    finally:
+        ctx.status = status
+        with contextlib.suppress(Exception):
+            await _after_model_for_new_attempts(pipeline, ctx)
+        answer = "".join(answer_parts)
+        latency_ms = int((time.perf_counter() - started) * 1000)
+        message_status = {
+            "ok": Message.Status.COMPLETE,
+            "interrupted": Message.Status.INTERRUPTED,
+        }.get(status, Message.Status.ERROR)
+        saved = await asyncio.shield(
+            sync_to_async(_save_turn)(
+                ctx=ctx,
+                conversation=conversation,
+                user_message=user_message,
+                answer=answer,
+                status=message_status,
+                citations=citations,
+                scope=scope,
+                latency_ms=latency_ms,
+                chunk_ids=chunk_ids,
+            )
+        )
+        with contextlib.suppress(Exception):
+            await pipeline.after_agent(ctx, RunOutcome(status=status, answer=answer))
+        ctx.state["message_id"] = saved.pk
+    final = next((a for a in reversed(ctx.attempts) if a.outcome in ("ok", "interrupted")), None)
+    yield frame(
+        "usage",
+        provider=final.provider if final else "",
+        model=final.model if final else "",
+        input_tokens=saved.input_tokens,
+        output_tokens=saved.output_tokens,
+        cost_usd=str(saved.cost_usd),
+        estimated_cost_usd=str(ctx.estimated_cost_usd),
+        failovers=failovers,
+        offline=bool(ctx.state.get("offline_only")),
+    )
+    yield frame(
+        "end",
+        message_id=saved.pk,
+        conversation_id=conversation.pk,
+        status=saved.status,
+        latency_ms=saved.latency_ms,
+    )
+
+
+async def answer_turn_collect(**kwargs: Any) -> dict[str, Any]:
+    """Run answer_turn to the end and return one JSON-ready object (REST JSON, `ask --json`)."""
+    tokens: list[str] = []
+    result: dict[str, Any] = {"citations": [], "tools": [], "error": None}
+    async for event in answer_turn(**kwargs):
+        data = event.data
+        if event.type == "start":
+            result.update(
+                query_id=data["query_id"],
+                conversation=data["conversation_id"],
+                scope=data["scope"],
+                offline=data["offline"],
+            )
+        elif event.type == "token":
+            tokens.append(data["text"])
+        elif event.type == "citation":
+            result["citations"].append(data)
+        elif event.type == "tool":
+            result["tools"].append(data)
+        elif event.type == "usage":
+            result.update(
+                provider=data["provider"],
+                model=data["model"],
+                tokens={"input": data["input_tokens"], "output": data["output_tokens"]},
+                cost_usd=data["cost_usd"],
+                estimated_cost_usd=data["estimated_cost_usd"],
+                failovers=data["failovers"],
+            )
+        elif event.type == "end":
+            result.update(message_id=data["message_id"], status=data["status"])
+        elif event.type == "error":
+            result["error"] = data["error"]
+    result["answer"] = "".join(tokens)
+    return result
+
+
+def conversation_export(*, conversation: Conversation, fmt: str) -> str:
+    """The conversation as JSON or Markdown (with citations)."""
+    messages = list(conversation.messages.order_by("created_at", "id"))
+    if fmt == "json":
+        return json.dumps(
+            {
+                "id": conversation.pk,
+                "title": conversation.title,
+                "scope": conversation.scope,
+                "created_at": conversation.created_at.isoformat(),
+                "messages": [
+                    {
+                        "role": m.role,
+                        "content": m.content,
+                        "citations": m.citations,
+                        "provider": m.provider,
+                        "model": m.model,
+                        "input_tokens": m.input_tokens,
+                        "output_tokens": m.output_tokens,
+                        "cost_usd": str(m.cost_usd),
+                        "status": m.status,
+                        "created_at": m.created_at.isoformat(),
+                    }
+                    for m in messages
+                ],
+            },
+            indent=2,
+        )
+    if fmt != "markdown":
+        raise ValidationFailed("Export format must be json or markdown.")
+    lines = [f"# {conversation.title or 'Conversation'}", ""]
+    for m in messages:
+        who = "Question" if m.role == "user" else "Answer"
+        lines += [f"## {who}", "", m.content, ""]
+        for c in m.citations:
+            lines.append(f"- [{c['number']}] {c['document']}, page {c['page']}")
+        if m.citations:
+            lines.append("")
+    lines.append(f"_Exported {date.today().isoformat()}_")  # noqa: DTZ011 - a calendar label
+    return "\n".join(lines)
