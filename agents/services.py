@@ -38,13 +38,15 @@ from agents.engines.citation import (
     passages_from_nodes,
 )
 from agents.engines.retriever import ChunkSearchRetriever
+from agents.engines.subquestions import decompose
 from agents.events import TurnEvent, error_frame, frame
 from agents.models import Checkpoint, Conversation, Message
 from agents.pipeline import Pipeline, RunContext, RunOutcome
 from agents.providers.base import ProviderError
 from agents.selectors import conversation_get
 from monitoring.pii import pii_restore
-from retrieval.contracts import SearchFilters
+from retrieval.contracts import RetrievedChunk, SearchFilters
+from retrieval.selectors import company_directory
 
 MAX_QUESTION_CHARS = 4000
 HISTORY_TURNS = 4
@@ -202,6 +204,44 @@ def _save_turn(
     return message
 
 
+def _retrieve(
+    *, tenant: Tenant, question: str, conversation_scope: dict[str, Any]
+) -> tuple[list[Any], dict[int, RetrievedChunk], dict[str, Any], list[str]]:
+    """Passages for a question: one scoped search, or one per sub-question for comparisons."""
+    k = int(getattr(settings, "AGENT_TOP_K", 6))
+    filters = filters_from_scope(conversation_scope)
+    subs = [] if filters else decompose(question, company_directory(tenant=tenant))
+    if not subs:
+        retriever = ChunkSearchRetriever(tenant=tenant, k=k, filters=filters)
+        nodes = retriever.retrieve(question)
+        chunks = {c.chunk_id: c for c in retriever.last_chunks}
+        scope = retriever.last_scope.as_dict() if retriever.last_scope else {}
+        return nodes, chunks, scope, []
+    per_sub = max(2, -(-k // len(subs)))
+    results: list[list[Any]] = []
+    chunks = {}
+    for sub in subs:
+        retriever = ChunkSearchRetriever(tenant=tenant, k=per_sub, filters=sub.filters)
+        results.append(retriever.retrieve(sub.question.sub_question))
+        chunks.update({c.chunk_id: c for c in retriever.last_chunks})
+    merged: list[Any] = []
+    seen: set[str] = set()
+    for rank in range(per_sub):  # round-robin keeps every company and year represented
+        for nodes in results:
+            if rank < len(nodes) and nodes[rank].node.node_id not in seen:
+                seen.add(nodes[rank].node.node_id)
+                merged.append(nodes[rank])
+    labels = [sub.label for sub in subs]
+    scope = {
+        "automatic": True,
+        "description": "Compared separately: " + "; ".join(labels),
+        "matched_terms": [],
+        "filters": {},
+        "sub_questions": labels,
+    }
+    return merged, chunks, scope, labels
+
+
 async def _after_model_for_new_attempts(pipeline: Pipeline, ctx: RunContext) -> None:
     """Run after_model once for every attempt the failover chain recorded since the last call."""
     done = ctx.state.setdefault("attempts_reported", 0)
@@ -289,11 +329,6 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
         content=question,
         standalone_question=standalone if standalone != question else "",
     )
-    retriever = ChunkSearchRetriever(
-        tenant=tenant,
-        k=int(getattr(settings, "AGENT_TOP_K", 6)),
-        filters=filters_from_scope(conversation.scope),
-    )
     answer_parts: list[str] = []
     status = "interrupted"
     citations: list[dict[str, Any]] = []
@@ -301,10 +336,11 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
     chunk_ids: list[int] = []
     failovers: list[dict[str, str]] = []
     try:
-        nodes = await sync_to_async(retriever.retrieve)(standalone)
-        chunks = {c.chunk_id: c for c in retriever.last_chunks}
+        nodes, chunks, scope, sub_questions = await sync_to_async(_retrieve)(
+            tenant=tenant, question=standalone, conversation_scope=conversation.scope
+        )
         chunk_ids = list(chunks)
-        scope = retriever.last_scope.as_dict() if retriever.last_scope else {}
+        ctx.state["sub_questions"] = sub_questions
         passages = passages_from_nodes(nodes)
         request = build_request(
             question=standalone,
@@ -323,6 +359,7 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
             chain=ctx.state.get("chain", []),
             offline=bool(ctx.state.get("offline_only")),
             scope=scope,
+            sub_questions=sub_questions,
         )
         restorer = _PlaceholderRestorer(ctx.pii_mapping)
         async for event in call(request):

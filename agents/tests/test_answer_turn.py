@@ -209,3 +209,29 @@ def test_ask_command_prints_json_with_citations_and_cost(analyst, corpus):
     } <= set(result)
     assert result["citations"][0]["page"] == 2
     assert Conversation.objects.filter(pk=result["conversation"]).exists()
+
+
+def test_comparison_is_decomposed_so_both_companies_are_cited(analyst, corpus):
+    other = (
+        "Tapeline Inc annual report for fiscal 2018.\n\f"
+        "Net sales were $9,100 million in fiscal 2018.\n"
+        "Capital expenditures were $402 million in fiscal 2018.\n"
+    )
+    document, _ = document_register(
+        tenant=analyst.tenant, user=None, data=other.encode(), filename="tape-2018.txt",
+        metadata=DocumentMetadata(
+            title="Tapeline 2018 10-K", company="Tapeline Inc", ticker="TAPE",
+            doc_type="10-K", fiscal_year=2018, fiscal_period="FY",
+        ),
+        queue=False,
+    )
+    document_ingest(document_id=document.pk)
+    conversation_id = new_conversation(analyst)
+    body = ask(
+        analyst, conversation_id, "Compare Glueworks and Tapeline capital expenditures in 2018"
+    ).json()
+    assert body["scope"]["sub_questions"] == ["Glueworks Corp 2018", "Tapeline Inc 2018"]
+    cited = {c["document"] for c in body["citations"]}
+    assert cited == {"Glueworks 2018 10-K", "Tapeline 2018 10-K"}
+    assert "1,577" in body["answer"]
+    assert "402" in body["answer"]

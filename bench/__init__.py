@@ -1,0 +1,1 @@
+"""Benchmarks and experiments; run by hand, never by the test suite."""
