@@ -49,3 +49,14 @@ def test_production_passes_check_deploy_with_no_warnings_when_configured():
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_env_example_can_be_copied_to_env_as_it_is():
+    """No inline comments (django-environ keeps them in the value) and no empty assignments."""
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, _, value = line.partition("=")
+        assert name.isupper(), line
+        assert value, f"{name} is set to an empty value; comment it out instead"
+        assert "#" not in value, f"{name} carries an inline comment"

@@ -194,7 +194,9 @@ def test_env_example_documents_every_variable_the_deployments_set():
     env_example = REPO / ".env.example"
     if not env_example.exists():
         pytest.skip(".env.example is not in the repository yet")
-    documented = set(re.findall(r"^([A-Z][A-Z0-9_]*)=", env_example.read_text(), re.MULTILINE))
+    documented = set(
+        re.findall(r"^(?:# )?([A-Z][A-Z0-9_]*)=", env_example.read_text(), re.MULTILINE)
+    )
     used = _k8s_env_names() | _compose_env_names()
     assert used <= documented, f"missing from .env.example: {sorted(used - documented)}"
 
