@@ -218,10 +218,17 @@ def test_comparison_is_decomposed_so_both_companies_are_cited(analyst, corpus):
         "Capital expenditures were $402 million in fiscal 2018.\n"
     )
     document, _ = document_register(
-        tenant=analyst.tenant, user=None, data=other.encode(), filename="tape-2018.txt",
+        tenant=analyst.tenant,
+        user=None,
+        data=other.encode(),
+        filename="tape-2018.txt",
         metadata=DocumentMetadata(
-            title="Tapeline 2018 10-K", company="Tapeline Inc", ticker="TAPE",
-            doc_type="10-K", fiscal_year=2018, fiscal_period="FY",
+            title="Tapeline 2018 10-K",
+            company="Tapeline Inc",
+            ticker="TAPE",
+            doc_type="10-K",
+            fiscal_year=2018,
+            fiscal_period="FY",
         ),
         queue=False,
     )
