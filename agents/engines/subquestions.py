@@ -41,7 +41,9 @@ def decompose(question: str, companies: list[CompanyEntry]) -> list[ScopedSubQue
     if not _COMPARISON.search(question) and len(ids) < 2:
         return []
     names = {int(c.id): c.name for c in companies}
-    pairs = list(product(ids or [None], years or [None]))[:MAX_SUB_QUESTIONS]
+    company_options: list[int | None] = list(ids) or [None]
+    year_options: list[int | None] = list(years) or [None]
+    pairs = list(product(company_options, year_options))[:MAX_SUB_QUESTIONS]
     subs = []
     for company_id, year in pairs:
         parts = [names.get(company_id, "") if company_id is not None else "", str(year or "")]
