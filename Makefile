@@ -60,7 +60,7 @@ pytest:
 	$(BIN)/pytest
 
 bench-retrieval: setup
-	$(BIN)/python -m bench.retrieval
+	$(BIN)/python -m bench.retrieval --keep
 
 clean-data:
 	-$(BIN)/python manage.py dbserver stop
