@@ -95,8 +95,13 @@ def ingest(tenant) -> dict[str, int]:  # type: ignore[no-untyped-def]
             (
                 path,
                 DocumentMetadata(
-                    title=f"{name} 10-Q {quarter} {year}", company=name, ticker=ticker,
-                    aliases=aliases, doc_type="10-Q", fiscal_year=int(year), fiscal_period=quarter,
+                    title=f"{name} 10-Q {quarter} {year}",
+                    company=name,
+                    ticker=ticker,
+                    aliases=aliases,
+                    doc_type="10-Q",
+                    fiscal_year=int(year),
+                    fiscal_period=quarter,
                 ),
             )
         )
@@ -106,8 +111,13 @@ def ingest(tenant) -> dict[str, int]:  # type: ignore[no-untyped-def]
             (
                 FINQA / "docs" / f"{stem}.pdf",
                 DocumentMetadata(
-                    title=f"{name} annual report {year}", company=name, ticker=ticker,
-                    aliases=aliases, doc_type="10-K", fiscal_year=year, fiscal_period="FY",
+                    title=f"{name} annual report {year}",
+                    company=name,
+                    ticker=ticker,
+                    aliases=aliases,
+                    doc_type="10-K",
+                    fiscal_year=year,
+                    fiscal_period="FY",
                 ),
             )
         )
@@ -115,8 +125,12 @@ def ingest(tenant) -> dict[str, int]:  # type: ignore[no-untyped-def]
     started = time.perf_counter()
     for number, (path, metadata) in enumerate(files, start=1):
         document, _ = document_register(
-            tenant=tenant, user=None, data=path.read_bytes(), filename=path.name,
-            metadata=metadata, queue=False,
+            tenant=tenant,
+            user=None,
+            data=path.read_bytes(),
+            filename=path.name,
+            metadata=metadata,
+            queue=False,
         )
         if document.status != Document.Status.READY:
             outcome = document_ingest(document_id=document.pk)

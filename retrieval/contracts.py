@@ -18,11 +18,20 @@ class SearchFilters:
     date_from: date | None = None
     date_to: date | None = None
     document_ids: tuple[int, ...] = ()
+    # Read from the question: exact (year, quarter) periods such as "2023 Q3", a fiscal-year
+    # window, and "the latest filing of each company".
+    periods: tuple[str, ...] = ()
+    year_min: int | None = None
+    year_max: int | None = None
+    latest: bool = False
 
     @property
     def is_empty(self) -> bool:
         return not (
-            self.tickers
+            self.periods
+            or self.year_min is not None
+            or self.latest
+            or self.tickers
             or self.company_ids
             or self.doc_types
             or self.fiscal_years
@@ -42,6 +51,10 @@ class SearchFilters:
             "date_from": self.date_from.isoformat() if self.date_from else None,
             "date_to": self.date_to.isoformat() if self.date_to else None,
             "document_ids": list(self.document_ids),
+            "periods": list(self.periods),
+            "year_min": self.year_min,
+            "year_max": self.year_max,
+            "latest": self.latest,
         }
 
 

@@ -495,7 +495,7 @@ def _html_walk(element: Any, out: list[str]) -> None:
             out.append("\n")
     if breaks and "before" not in style.lower():
         out.append("\f")
-    if tag and element.tail:
+    if element.tail:
         out.append(element.tail)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
@@ -16,10 +16,11 @@ from accounts.models import Tenant
 from retrieval.contracts import AppliedScope, RetrievedChunk, SearchFilters, SearchResult
 from retrieval.embeddings import Embedder, get_embedder
 from retrieval.models import MINILM_DIMENSIONS, Company, CorpusVersion, Document
+from retrieval.ranking import Candidate, rerank
 from retrieval.scoping import CompanyEntry, QuestionScope, scope_from_question
 
 MAX_QUERY_CHARS = 2000
-CANDIDATES = 60  # per ranking, before fusion
+CANDIDATES = 50  # per ranking, before fusion and the lexical re-rank
 RRF_K = 60
 VECTOR_WEIGHT = 1.0
 TEXT_WEIGHT = 1.0
@@ -86,16 +87,26 @@ def company_directory(*, tenant: Tenant) -> list[CompanyEntry]:
 
 
 def _filters_from_scope(scope: QuestionScope) -> SearchFilters:
+    """Filters from what the question names.
+
+    A quarter with its year is an exact period; bare years become a window from one year before
+    to two years after (a later annual report restates earlier years' figures); "latest" keeps
+    each company's newest filing when no quarter is named.
+    """
+    periods = tuple(
+        sorted({f"{year} Q{quarter}" for year, quarter in scope.fiscal_quarters if year})
+    )
     years = set(scope.fiscal_years)
-    periods = set()
-    for year, quarter in scope.fiscal_quarters:
-        periods.add(f"Q{quarter}")
-        if year is not None:
-            years.add(year)
+    quarters_only = tuple(
+        sorted({f"Q{quarter}" for year, quarter in scope.fiscal_quarters if not year})
+    )
     return SearchFilters(
         company_ids=tuple(int(i) for i in scope.company_ids),
-        fiscal_years=tuple(sorted(years)),
-        fiscal_periods=tuple(sorted(periods)),
+        periods=periods,
+        fiscal_periods=quarters_only if not periods else (),
+        year_min=min(years) - 1 if years and not periods else None,
+        year_max=max(years) + 2 if years and not periods else None,
+        latest=scope.latest and not periods,
     )
 
 
@@ -111,6 +122,12 @@ def _describe(filters: SearchFilters, companies: dict[int, str]) -> str:
         parts.append(", ".join(filters.fiscal_periods))
     if filters.fiscal_years:
         parts.append("FY " + ", ".join(str(y) for y in filters.fiscal_years))
+    if filters.periods:
+        parts.append(", ".join(filters.periods))
+    if filters.year_min is not None:
+        parts.append(f"fiscal years {filters.year_min}-{filters.year_max}")
+    if filters.latest:
+        parts.append("latest filing per company")
     if filters.document_ids:
         parts.append(f"{len(filters.document_ids)} selected document(s)")
     if filters.date_from or filters.date_to:
@@ -144,6 +161,23 @@ def _where(filters: SearchFilters, params: dict[str, Any]) -> str:
     if filters.document_ids:
         clauses.append("d.id = ANY(%(document_ids)s)")
         params["document_ids"] = list(filters.document_ids)
+    if filters.periods:
+        clauses.append("(d.fiscal_year::text || ' ' || d.fiscal_period) = ANY(%(periods)s)")
+        params["periods"] = list(filters.periods)
+    if filters.year_min is not None:
+        clauses.append("d.fiscal_year BETWEEN %(year_min)s AND %(year_max)s")
+        params["year_min"] = filters.year_min
+        params["year_max"] = filters.year_max
+    if filters.latest:
+        # Each company's newest ready document among those the tenant can read.
+        clauses.append(
+            """d.id IN (
+                SELECT DISTINCT ON (ld.company_id) ld.id FROM retrieval_document ld
+                 WHERE (ld.tenant_id = %(tenant)s OR ld.tenant_id IS NULL)
+                   AND ld.status = 'ready'
+                 ORDER BY ld.company_id, ld.period_end DESC NULLS LAST,
+                          ld.fiscal_year DESC NULLS LAST, ld.created_at DESC)"""
+        )
     return "".join(f" AND {clause}" for clause in clauses)
 
 
@@ -163,8 +197,7 @@ def _hybrid_sql(column: str, extra_where: str) -> str:
     # Only our own column name and fixed clauses are interpolated; every value is a parameter.
     return f"""
     WITH q AS (
-        SELECT NULLIF(replace(plainto_tsquery('english', %(text)s)::text, '&', '|'), '')
-               AS query_text
+        SELECT NULLIF(websearch_to_tsquery('english', %(text)s)::text, '') AS query_text
     ),
     vec AS (
         SELECT c.id, c.{column} <=> %(vector)s::vector AS distance
@@ -176,10 +209,10 @@ def _hybrid_sql(column: str, extra_where: str) -> str:
         SELECT id, distance, row_number() OVER (ORDER BY distance) AS rank FROM vec
     ),
     txt AS (
-        SELECT c.id, ts_rank_cd(c.search_vector, to_tsquery('english', q.query_text), 32) AS rank_cd
+        SELECT c.id, ts_rank_cd(c.search_vector, q.query_text::tsquery, 1) AS rank_cd
         {text_base}
            AND q.query_text IS NOT NULL
-           AND c.search_vector @@ to_tsquery('english', q.query_text)
+           AND c.search_vector @@ q.query_text::tsquery
          ORDER BY rank_cd DESC
          LIMIT %(candidates)s
     ),
@@ -197,7 +230,7 @@ def _hybrid_sql(column: str, extra_where: str) -> str:
     )
     SELECT c.id, c.document_id, d.title, d.source, COALESCE(co.name, ''), d.ticker, d.doc_type,
            d.fiscal_year, d.fiscal_period, c.page_start, c.page_end, c.section, c.text,
-           f.score, f.vector_score, f.text_score
+           f.score, f.vector_score, f.text_score, c.header
       FROM fused f
       JOIN retrieval_chunk c ON c.id = f.id
       JOIN retrieval_document d ON d.id = c.document_id
@@ -223,7 +256,8 @@ def _run_search(
         "text": query,
         "vector": str(vector),
         "candidates": max(CANDIDATES, k),
-        "k": k,
+        # Every fused candidate goes to the re-rank, which picks the final k.
+        "k": 2 * max(CANDIDATES, k),
         "rrf_k": RRF_K,
         "vector_weight": VECTOR_WEIGHT,
         "text_weight": TEXT_WEIGHT,
@@ -237,8 +271,8 @@ def _run_search(
         cursor.execute("SET LOCAL hnsw.ef_search = %s", [max(100, params["candidates"])])
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return [
-        RetrievedChunk(
+    chunks = {
+        row[0]: RetrievedChunk(
             chunk_id=row[0],
             document_id=row[1],
             document_title=row[2],
@@ -257,7 +291,29 @@ def _run_search(
             text_score=float(row[15]) if row[15] is not None else None,
         )
         for row in rows
-    ]
+    }
+    headers = {row[0]: row[16] or "" for row in rows}
+    # Lexical re-rank and page aggregation (measured in bench/retrieval_lab: the largest
+    # page-level gain after scoping); one chunk per page comes back, best first.
+    ranked = rerank(
+        query,
+        [
+            Candidate(
+                chunk_id=c.chunk_id,
+                document_id=c.document_id,
+                page=c.page,
+                page_end=c.page_end,
+                text=c.text,
+                header=headers[c.chunk_id],
+                score=c.score,
+                vector_score=c.vector_score,
+                text_score=c.text_score,
+            )
+            for c in chunks.values()
+        ],
+        top_n=len(chunks),
+    )
+    return [replace(chunks[cast(int, c.chunk_id)], score=c.score) for c in ranked[:k]]
 
 
 def chunk_search(
@@ -298,10 +354,17 @@ def chunk_search(
         scoped = _filters_from_scope(scope)
         if not scoped.is_empty:
             attempts.append((scoped, True, scope.matched_terms))
-            if scoped.fiscal_years or scoped.fiscal_periods:
-                attempts.append(
-                    (replace(scoped, fiscal_years=(), fiscal_periods=()), True, scope.matched_terms)
-                )
+            unperiod = replace(
+                scoped,
+                fiscal_years=(),
+                fiscal_periods=(),
+                periods=(),
+                year_min=None,
+                year_max=None,
+                latest=False,
+            )
+            if unperiod != scoped and not unperiod.is_empty:
+                attempts.append((unperiod, True, scope.matched_terms))
         attempts.append((SearchFilters(), False, ()))
     else:
         attempts.append((SearchFilters(), False, ()))

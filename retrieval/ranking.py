@@ -1,0 +1,269 @@
+"""Pure ranking steps after candidate generation: fusion, lexical re-rank, page aggregation."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from retrieval.parsing import TABLE_CELL_SEPARATOR
+
+RRF_K = 60.0
+
+_STOPWORD_TEXT = """
+    a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for
+    from further had has have having he her here hers him his how i if in into is it its
+    itself just me more most my no nor not now of off on once only or other our ours out
+    over own same she should so some such than that the their theirs them then there these
+    they this those through to too under until up very was we were what when where which
+    while who whom why will with would you your yours company company's companies compare
+    compared change changed changes describe explain discuss discussed analyze analysis
+    provide provided reported report reports mentioned mention according based given total
+    amount value much many percent percentage number period during within year years fiscal
+    quarter quarters q1 q2 q3 q4 latest recent most 10-q 10-k form filing filings document
+    documents also any there show shows trend trends impact relate relates related
+    relationship
+"""
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+# Financial wording that analysts and filings use interchangeably; the question is expanded
+# with the filing's words so the full-text side can match them.
+FINANCIAL_SYNONYMS: Mapping[str, tuple[str, ...]] = {
+    "revenue": ("net sales", "net revenues", "total revenues", "sales"),
+    "revenues": ("net sales", "net revenues", "total revenues", "sales"),
+    "sales": ("revenue", "net sales"),
+    "capex": ("capital expenditures", "purchases of property and equipment"),
+    "capital expenditure": ("purchases of property and equipment", "capital expenditures"),
+    "capital expenditures": ("purchases of property and equipment",),
+    "r&d": ("research and development",),
+    "opex": ("operating expenses",),
+    "eps": ("earnings per share", "diluted"),
+    "profit": ("net income", "operating income", "earnings"),
+    "earnings": ("net income",),
+    "buyback": ("repurchase", "repurchases of common stock"),
+    "buybacks": ("repurchase", "repurchases of common stock"),
+    "share repurchase": ("repurchases of common stock",),
+    "headcount": ("employees",),
+    "debt": ("borrowings", "notes", "long-term debt"),
+    "margin": ("gross margin",),
+    "cash flow": ("cash provided by operating activities",),
+    "tax rate": ("effective tax rate", "provision for income taxes"),
+    "inventory": ("inventories",),
+    "dividend": ("dividends",),
+    "lease": ("leases",),
+    "rent": ("rent expense", "lease"),
+}
+
+_TOKEN = re.compile(r"[a-z][a-z0-9&'\u2019-]*|\d[\d,]*(?:\.\d+)?%?")
+_NUMBER = re.compile(r"(?<![\w.])\$?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?%?")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One chunk offered by candidate generation, with the scores that produced its rank."""
+
+    chunk_id: Hashable
+    document_id: Hashable
+    page: int
+    text: str
+    score: float
+    page_end: int | None = None
+    header: str = ""
+    vector_score: float | None = None
+    text_score: float | None = None
+
+
+def weighted_rrf(
+    rankings: Mapping[str, Sequence[Hashable]],
+    weights: Mapping[str, float] | None = None,
+    *,
+    k: float = RRF_K,
+) -> list[tuple[Hashable, float]]:
+    """Fuse ranked id lists: score(id) = sum of weight / (k + rank), best first.
+
+    The same formula the hybrid SQL uses, so the Python and SQL paths rank alike.
+    """
+    scores: dict[Hashable, float] = {}
+    first_seen: dict[Hashable, int] = {}
+    for name, ids in rankings.items():
+        weight = 1.0 if weights is None else weights.get(name, 0.0)
+        if weight == 0:
+            continue
+        for rank, item in enumerate(ids, start=1):
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
+            first_seen.setdefault(item, len(first_seen))
+    return sorted(scores.items(), key=lambda kv: (-kv[1], first_seen[kv[0]]))
+
+
+def expand_query(question: str) -> str:
+    """`question` followed by filing wording for the financial terms it uses."""
+    lowered = question.lower()
+    extra: list[str] = []
+    for term, synonyms in FINANCIAL_SYNONYMS.items():
+        if re.search(rf"(?<![\w-]){re.escape(term)}(?![\w-])", lowered):
+            extra.extend(s for s in synonyms if s not in lowered and s not in extra)
+    return f"{question} {' '.join(extra)}" if extra else question
+
+
+def _stem(token: str) -> str:
+    token = token.replace("\u2019", "'").removesuffix("'s").strip("'")
+    for suffix in ("ations", "ation", "ments", "ment", "ings", "ing", "ies", "es", "ed", "s"):
+        if len(token) > len(suffix) + 3 and token.endswith(suffix):
+            return token[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return token
+
+
+def content_terms(text: str) -> list[str]:
+    """Stemmed words of `text` that carry meaning (no stopwords, no bare numbers)."""
+    terms: list[str] = []
+    for token in _TOKEN.findall(text.lower()):
+        if token[0].isdigit() or token in _STOPWORDS or len(token) < 2:
+            continue
+        stem = _stem(token)
+        if stem not in _STOPWORDS and stem not in terms:
+            terms.append(stem)
+    return terms
+
+
+def numbers_in(text: str) -> set[str]:
+    """Numbers written in `text`, normalised ("1,234.50" -> "1234.5"), years included."""
+    found: set[str] = set()
+    for whole, fraction in _NUMBER.findall(text):
+        digits = whole.replace(",", "")
+        fraction = (fraction or "").rstrip("0")
+        found.add(f"{int(digits)}.{fraction}" if fraction else str(int(digits)))
+    return found
+
+
+@dataclass(frozen=True)
+class LexicalFeatures:
+    """How well a chunk's words match a question's, each in [0, 1]."""
+
+    coverage: float  # idf-weighted share of question terms present in the chunk
+    numbers: float  # share of the question's numbers (years, amounts) present
+    table_row: float  # best table row: share of question terms in its label
+    phrase: float  # share of adjacent question term pairs that appear adjacent
+
+
+def lexical_features(
+    question: str, text: str, *, idf: Mapping[str, float] | None = None
+) -> LexicalFeatures:
+    q_terms = content_terms(question)
+    if not q_terms:
+        return LexicalFeatures(0.0, 0.0, 0.0, 0.0)
+    weights = {t: (idf or {}).get(t, 1.0) for t in q_terms}
+    total = sum(weights.values()) or 1.0
+    doc_terms = _stems_of(text)
+    coverage = sum(w for t, w in weights.items() if t in doc_terms) / total
+
+    q_numbers = numbers_in(question)
+    numbers = len(q_numbers & numbers_in(text)) / len(q_numbers) if q_numbers else 0.0
+
+    table_row = 0.0
+    for line in text.splitlines():
+        if TABLE_CELL_SEPARATOR not in line:
+            continue
+        label_terms = _stems_of(line.split(TABLE_CELL_SEPARATOR, 1)[0])
+        if label_terms:
+            share = sum(w for t, w in weights.items() if t in label_terms) / total
+            table_row = max(table_row, share)
+
+    stems_in_order = [_stem(t) for t in _TOKEN.findall(text.lower()) if not t[0].isdigit()]
+    bigrams = set(itertools.pairwise(stems_in_order))
+    q_in_order = [
+        _stem(t)
+        for t in _TOKEN.findall(question.lower())
+        if not t[0].isdigit() and t not in _STOPWORDS
+    ]
+    q_pairs = list(itertools.pairwise(q_in_order))
+    phrase = sum(1 for pair in q_pairs if pair in bigrams) / len(q_pairs) if q_pairs else 0.0
+    return LexicalFeatures(coverage, numbers, table_row, phrase)
+
+
+def _stems_of(text: str) -> set[str]:
+    return {_stem(t) for t in _TOKEN.findall(text.lower()) if not t[0].isdigit()}
+
+
+def candidate_idf(question: str, texts: Iterable[str]) -> dict[str, float]:
+    """Inverse document frequency of the question's terms over the candidate set itself.
+
+    Terms every candidate shares (the company name, "net") say little about which one is
+    right; the candidate pool is a good enough sample to learn that without corpus statistics.
+    """
+    stem_sets = [_stems_of(text) for text in texts]
+    n = len(stem_sets)
+    return {
+        term: math.log((n + 1) / (1 + sum(1 for s in stem_sets if term in s))) + 1.0
+        for term in content_terms(question)
+    }
+
+
+def rerank(
+    question: str,
+    candidates: Sequence[Candidate],
+    *,
+    lexical: bool = True,
+    pages: bool = True,
+    w_base: float = 1.0,
+    w_coverage: float = 1.0,
+    w_numbers: float = 0.3,
+    w_table_row: float = 0.5,
+    w_phrase: float = 0.5,
+    page_sibling_weight: float = 0.2,
+    top_n: int = 50,
+) -> list[Candidate]:
+    """Re-score the top `top_n` candidates and optionally aggregate them per page.
+
+    The fused score is scaled to [0, 1] within the list, lexical features are added, and with
+    `pages` each page keeps its best chunk, scored best + `page_sibling_weight` x the rest of
+    that page's chunks, so a page that matches in several places rises.
+    """
+    pool = list(candidates[:top_n])
+    if not pool:
+        return []
+    top = max(c.score for c in pool)
+    bottom = min(c.score for c in pool)
+    spread = (top - bottom) or 1.0
+    idf = candidate_idf(question, (c.text for c in pool)) if lexical else {}
+    rescored: list[Candidate] = []
+    for c in pool:
+        score = w_base * (c.score - bottom) / spread
+        if lexical:
+            f = lexical_features(question, f"{c.header}\n{c.text}", idf=idf)
+            score += (
+                w_coverage * f.coverage
+                + w_numbers * f.numbers
+                + w_table_row * f.table_row
+                + w_phrase * f.phrase
+            )
+        rescored.append(replace(c, score=score))
+    rescored.sort(key=lambda c: -c.score)
+    if pages:
+        # Page aggregation already picked one chunk per page from the pool; the tail below
+        # the pool would only re-introduce pages in arbitrary order.
+        return aggregate_pages(rescored, sibling_weight=page_sibling_weight)
+    return rescored + list(candidates[top_n:])
+
+
+def aggregate_pages(
+    candidates: Sequence[Candidate], *, sibling_weight: float = 0.2
+) -> list[Candidate]:
+    """One candidate per (document, page): its best chunk, scored best + weight x the others."""
+    best: dict[tuple[Hashable, int], Candidate] = {}
+    extra: dict[tuple[Hashable, int], float] = {}
+    for c in candidates:
+        key = (c.document_id, c.page)
+        if key not in best or c.score > best[key].score:
+            if key in best:
+                extra[key] = extra.get(key, 0.0) + best[key].score
+            best[key] = c
+        else:
+            extra[key] = extra.get(key, 0.0) + c.score
+    merged = [
+        replace(c, score=c.score + sibling_weight * extra.get(k, 0.0)) for k, c in best.items()
+    ]
+    merged.sort(key=lambda c: -c.score)
+    return merged
