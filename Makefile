@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 REQS := requirements.txt requirements-dev.txt
 STAMP := $(VENV)/.installed-$(shell cat $(REQS) | sha1sum | cut -c1-12)
+# Front-end libraries (htmx, Chart.js) from npm, served by Django from node_modules.
+NODE_STAMP := node_modules/.installed-$(shell sha1sum package-lock.json | cut -c1-12)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -22,13 +24,23 @@ $(STAMP): $(REQS)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
-setup: $(STAMP)
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+		echo "Installing npm (Debian package npm)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@rm -f node_modules/.installed-* && touch $@
+
+setup: $(STAMP) $(NODE_STAMP)
 
 # promtool (alert rule tests) and Chromium (browser tests) come from Debian's packages.
 system-deps:
 	@command -v promtool >/dev/null 2>&1 || { \
 		echo "Installing promtool (Debian package prometheus)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing Chromium for the browser tests (Debian package chromium)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; }
 
 demo: setup
 	DJANGO_SETTINGS_MODULE=config.settings.local $(BIN)/python manage.py dbserver start

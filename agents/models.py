@@ -85,3 +85,35 @@ class Checkpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint of {self.conversation_id} after {self.message_id}"
+
+
+class Feedback(models.Model):
+    """A user's verdict on one answer: accurate or not, and how cost-efficient it felt (1-5)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE)
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="feedback")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="answer_feedback"
+    )
+    accuracy = models.BooleanField(help_text="Was the analysis accurate?")
+    cost_efficiency = models.PositiveSmallIntegerField(
+        help_text="Was the answer worth its cost? 1 (not at all) to 5 (very)."
+    )
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-updated_at", "id")
+        constraints = [
+            models.UniqueConstraint(fields=("message", "user"), name="feedback_one_per_user"),
+            models.CheckConstraint(
+                condition=models.Q(cost_efficiency__gte=1, cost_efficiency__lte=5),
+                name="feedback_cost_efficiency_1_to_5",
+            ),
+        ]
+        indexes = [models.Index(fields=("tenant", "created_at"), name="feedback_tenant_created")]
+
+    def __str__(self) -> str:
+        verdict = "accurate" if self.accuracy else "inaccurate"
+        return f"{verdict}, cost {self.cost_efficiency}/5 on message {self.message_id}"

@@ -7,6 +7,8 @@ the user as a clear error.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -15,10 +17,13 @@ from typing import Any
 
 from django.conf import settings
 from django.utils.module_loading import import_string
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
 
+from accounts.errors import ApplicationError
 from agents.contracts import AttemptRecord, ModelRequest, StreamEvent
 from agents.tools import ToolResult
-from monitoring.tracing import get_tracer
+from monitoring.tracing import get_tracer, query_trace_close
 
 ModelCall = Callable[[ModelRequest], AsyncIterator[StreamEvent]]
 ToolCall = Callable[[str, dict[str, Any]], Awaitable[ToolResult]]
@@ -100,22 +105,47 @@ class Pipeline:
     def from_settings(cls) -> Pipeline:
         return cls([import_string(path)() for path in settings.AGENT_HOOKS])
 
+    def _attributes(self, hook: Hook, point: str, ctx: RunContext) -> dict[str, Any]:
+        attributes: dict[str, Any] = {
+            "rag.hook": hook.name,
+            "rag.hook_point": point,
+            "rag.query_id": str(ctx.query_id),
+            "rag.conversation_id": ctx.conversation_id,
+        }
+        tenant_id = getattr(ctx.tenant, "pk", None)
+        if tenant_id is not None:
+            attributes["rag.tenant_id"] = tenant_id
+        return attributes
+
     def _span(self, hook: Hook, point: str, ctx: RunContext) -> Any:
         return self.tracer.start_as_current_span(
-            f"hook.{point}.{hook.name}",
-            attributes={
-                "rag.hook": hook.name,
-                "rag.hook_point": point,
-                "rag.query_id": str(ctx.query_id),
-                "rag.conversation_id": ctx.conversation_id,
-            },
+            f"hook.{point}.{hook.name}", attributes=self._attributes(hook, point, ctx)
         )
 
     async def before_agent(self, ctx: RunContext) -> None:
+        """Run every before_agent; when one refuses the run (an ApplicationError such as a rate
+        limit or an exhausted budget), the after_agent of the hooks whose before_agent already ran
+        see a "rejected" outcome, so counters, slots and holds they took are given back, and the
+        question's trace ends. Then the error propagates."""
+        done: list[Hook] = []
         for hook in self.hooks:
             if _overrides(hook, "before_agent"):
-                with self._span(hook, "before_agent", ctx):
-                    await hook.before_agent(ctx)
+                try:
+                    with self._span(hook, "before_agent", ctx):
+                        await hook.before_agent(ctx)
+                except ApplicationError as exc:
+                    ctx.status, ctx.error_code = "rejected", exc.code
+                    rejected = RunOutcome(status="rejected", answer="", error_code=exc.code)
+                    for earlier in done:
+                        if _overrides(earlier, "after_agent"):
+                            with (
+                                self._span(earlier, "after_agent", ctx),
+                                contextlib.suppress(Exception),
+                            ):
+                                await earlier.after_agent(ctx, rejected)
+                    query_trace_close(query_id=str(ctx.query_id), error=exc.code)
+                    raise
+            done.append(hook)
 
     async def before_model(self, ctx: RunContext, request: ModelRequest) -> ModelRequest:
         for hook in self.hooks:
@@ -135,9 +165,32 @@ class Pipeline:
         pipeline = self
 
         async def traced(request: ModelRequest) -> AsyncIterator[StreamEvent]:
-            with pipeline._span(hook, "wrap_model_call", ctx):
-                async for event in call(request):
+            # The span is current only while the wrapped stream computes its next event, never
+            # across a yield: a generator may be resumed or closed from another context (a
+            # cancelled stream), where detaching a context attached here would fail.
+            span = pipeline.tracer.start_span(
+                f"hook.wrap_model_call.{hook.name}",
+                attributes=pipeline._attributes(hook, "wrap_model_call", ctx),
+            )
+            stream = call(request)
+            try:
+                while True:
+                    with trace.use_span(span, end_on_exit=False):
+                        try:
+                            event = await anext(stream)
+                        except StopAsyncIteration:
+                            break
                     yield event
+            except BaseException as exc:
+                if not isinstance(exc, GeneratorExit | asyncio.CancelledError):
+                    span.record_exception(exc)
+                    span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                raise
+            finally:
+                close = getattr(stream, "aclose", None)
+                if close is not None:
+                    await close()
+                span.end()
 
         return traced
 

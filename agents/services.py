@@ -336,9 +336,13 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
     chunk_ids: list[int] = []
     failovers: list[dict[str, str]] = []
     try:
-        nodes, chunks, scope, sub_questions = await sync_to_async(_retrieve)(
-            tenant=tenant, question=standalone, conversation_scope=conversation.scope
-        )
+        with pipeline.tracer.start_as_current_span(
+            "retrieval", attributes={"rag.query_id": str(ctx.query_id)}
+        ) as retrieval_span:
+            nodes, chunks, scope, sub_questions = await sync_to_async(_retrieve)(
+                tenant=tenant, question=standalone, conversation_scope=conversation.scope
+            )
+            retrieval_span.set_attribute("rag.chunks", len(chunks))
         chunk_ids = list(chunks)
         ctx.state["sub_questions"] = sub_questions
         passages = passages_from_nodes(nodes)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from agents import apis
+from agents import apis, feedback_apis
 
 urlpatterns = [
     path("conversations", apis.ConversationListApi.as_view(), name="conversation-list"),
@@ -21,4 +21,10 @@ urlpatterns = [
         apis.ConversationExportApi.as_view(),
         name="conversation-export",
     ),
+    path(
+        "messages/<int:message_id>/feedback",
+        feedback_apis.MessageFeedbackApi.as_view(),
+        name="message-feedback",
+    ),
+    path("feedback/report", feedback_apis.FeedbackReportApi.as_view(), name="feedback-report"),
 ]

@@ -17,6 +17,8 @@ urlpatterns = [
     path("api/v1/", include("accounts.urls")),
     path("api/v1/", include("retrieval.urls")),
     path("api/v1/", include("agents.urls")),
+    path("api/v1/", include("billing.urls")),
+    path("", include("config.web_urls")),
 ]
 
 handler404 = "accounts.exception_handler.json_or_html_404"

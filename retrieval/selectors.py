@@ -13,6 +13,8 @@ from django.db.models import Q, QuerySet
 
 from accounts.errors import NotFound, ValidationFailed
 from accounts.models import Tenant
+from monitoring import metrics
+from monitoring.tracing import get_tracer
 from retrieval.contracts import AppliedScope, RetrievedChunk, SearchFilters, SearchResult
 from retrieval.embeddings import Embedder, get_embedder
 from retrieval.models import MINILM_DIMENSIONS, Company, CorpusVersion, Document
@@ -268,7 +270,9 @@ def _run_search(
         # pgvector 0.8: keep scanning the HNSW index until enough rows pass the filters,
         # so a tenant-filtered search does not lose recall.
         cursor.execute("SET LOCAL hnsw.iterative_scan = 'relaxed_order'")
-        cursor.execute("SET LOCAL hnsw.ef_search = %s", [max(100, params["candidates"])])
+        # 40 keeps recall@10 >= 0.99 filtered and unfiltered (bench/vector_search); the
+        # iterative scan, not ef_search, is what fills the candidate list under a filter.
+        cursor.execute("SET LOCAL hnsw.ef_search = 40")
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     chunks = {
@@ -372,18 +376,26 @@ def chunk_search(
     started = time.perf_counter()
     hits: list[RetrievedChunk] = []
     used = attempts[0]
-    for used in attempts:
-        hits = _run_search(
-            tenant=tenant,
-            query=query,
-            vector=vector,
-            model=embedder.model_name,
-            dims=embedder.dimensions,
-            k=k,
-            filters=used[0],
+    with get_tracer().start_as_current_span("retrieval.chunk_search") as span:
+        for used in attempts:
+            attempt_started = time.perf_counter()
+            hits = _run_search(
+                tenant=tenant,
+                query=query,
+                vector=vector,
+                model=embedder.model_name,
+                dims=embedder.dimensions,
+                k=k,
+                filters=used[0],
+            )
+            metrics.VECTOR_SEARCH_LATENCY.labels(mode="hybrid").observe(
+                time.perf_counter() - attempt_started
+            )
+            if hits:
+                break
+        span.set_attributes(
+            {"rag.k": k, "rag.hits": len(hits), "rag.search_attempts": attempts.index(used) + 1}
         )
-        if hits:
-            break
     timings["search_ms"] = (time.perf_counter() - started) * 1000
     applied, automatic, terms = used
     description = _describe(applied, names)

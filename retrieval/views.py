@@ -1,5 +1,4 @@
-"""Web pages of retrieval: the document library with filters, upload with metadata, live
-ingestion progress (htmx polls a row until it settles), a document's pages, and delete."""
+"""Document pages: the library with filters, upload, live ingestion rows, passages, delete."""
 
 from __future__ import annotations
 
@@ -70,7 +69,7 @@ class DocumentUploadForm(forms.Form):
         choices=[("", "-"), *((p, p) for p in FISCAL_PERIODS)], required=False
     )
     filing_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    source_url = forms.URLField(required=False, label="Source URL")
+    source_url = forms.URLField(required=False, label="Source URL", assume_scheme="https")
 
     def metadata(self, *, single_file: bool) -> services.DocumentMetadata:
         data = self.cleaned_data

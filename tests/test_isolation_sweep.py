@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from tests.isolation import api_routes, isolation_sweep
@@ -29,20 +31,66 @@ def owner_world(make_member):
     conversation = conversation_create(
         tenant=owner.tenant, user=owner.user, title="Zanzibar merger diligence"
     )
+    from billing.contracts import UsageLine
+    from billing.services import ledger_line_record, query_summary_record
+
+    query_id = uuid.uuid4()
+    ledger_line_record(
+        tenant=owner.tenant,
+        user=owner.user,
+        conversation_id=conversation.pk,
+        query_id=query_id,
+        line=UsageLine(
+            kind="model",
+            provider="anthropic",
+            model="claude-sonnet-5-5",
+            input_tokens=1000,
+            output_tokens=100,
+        ),
+    )
+    query_summary_record(
+        tenant=owner.tenant,
+        user=owner.user,
+        conversation_id=conversation.pk,
+        query_id=query_id,
+        status="ok",
+        latency_ms=1234,
+        providers_tried=["anthropic"],
+    )
+    from agents.models import Feedback, Message
+
+    answer = Message.objects.create(
+        tenant=owner.tenant,
+        conversation=conversation,
+        role="assistant",
+        content="Zanzibar Holdings sold 42 widgets [1].",
+        provider="anthropic",
+    )
+    Feedback.objects.create(
+        tenant=owner.tenant,
+        message=answer,
+        user=owner.user,
+        accuracy=True,
+        cost_efficiency=5,
+        comment="Zanzibar figures check out",
+    )
     kwargs = {
+        "message-feedback": {"message_id": answer.pk},
+        "billing-query-cost": {"query_id": query_id},
         "api-key-revoke": {"prefix": key.prefix},
         "document-detail": {"document_id": document.pk},
         "conversation-detail": {"conversation_id": conversation.pk},
         "conversation-messages": {"conversation_id": conversation.pk},
         "conversation-export": {"conversation_id": conversation.pk},
     }
-    markers = [owner.user.email, key.prefix, "zanzibar-secret", "Zanzibar"]
+    markers = [owner.user.email, key.prefix, "zanzibar-secret", "Zanzibar", str(query_id)]
     return owner, kwargs, markers
 
 
 READ_POSTS = {
     "search": {"query": "Zanzibar Holdings widgets"},
     "conversation-messages": {"question": "What did Zanzibar sell?"},
+    "message-feedback": {"accuracy": False, "cost_efficiency": 1},
 }
 
 
@@ -69,6 +117,14 @@ def test_sweep_covers_every_api_route():
         "document-list",
         "document-detail",
         "search",
+        "billing-budget",
+        "billing-query-cost",
+        "billing-report-users",
+        "billing-report-providers",
+        "billing-report-expensive-queries",
+        "billing-report-optimisation",
+        "message-feedback",
+        "feedback-report",
     } <= names
 
 

@@ -123,7 +123,12 @@ CACHES: dict[str, Any] = {
 CHANNEL_LAYERS: dict[str, Any] = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "finrag:asgi"},
+        # redis-py 8.1 reads with a 5 s socket timeout by default, the same 5 s that
+        # channels_redis blocks in BZPOPMIN, so idle websockets died; read longer than that.
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+            "prefix": "finrag:asgi",
+        },
     }
 }
 
@@ -160,7 +165,14 @@ STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = True
-STATICFILES_DIRS = [d for d in [BASE_DIR / "static"] if d.exists()]
+STATICFILES_DIRS: list[Any] = [d for d in [BASE_DIR / "static"] if d.exists()]
+# Front-end libraries come from npm (package-lock.json) and are served from node_modules,
+# never copied into the repository.
+STATICFILES_DIRS += [
+    (prefix, BASE_DIR / "node_modules" / package)
+    for prefix, package in (("vendor/htmx", "htmx.org/dist"), ("vendor/chartjs", "chart.js/dist"))
+    if (BASE_DIR / "node_modules" / package).exists()
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -200,20 +212,45 @@ SPECTACULAR_SETTINGS = {
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOG_DIR = Path(env("LOG_DIR", default=str(BASE_DIR / "logs")))
+# JSON lines to stdout and to LOG_FILE (rotated by size); LOG_FILE empty logs to stdout only,
+# which suits containers. Several processes rotating one file can lose lines at the moment of
+# rotation, so multi-process hosts should ship stdout or give each process its own LOG_FILE.
+LOG_FILE = env("LOG_FILE", default=str(LOG_DIR / "app.log"))
+LOG_FILE_MAX_BYTES = env.int("LOG_FILE_MAX_BYTES", default=20 * 1024 * 1024)
+LOG_FILE_BACKUPS = env.int("LOG_FILE_BACKUPS", default=5)
+_log_handlers: dict[str, dict[str, Any]] = {
+    "console": {
+        "class": "logging.StreamHandler",
+        "formatter": "json",
+        "stream": "ext://sys.stdout",
+    },
+}
+if LOG_FILE:
+    Path(LOG_FILE).parent.mkdir(parents=True, exist_ok=True)
+    _log_handlers["file"] = {
+        "class": "logging.handlers.RotatingFileHandler",
+        "formatter": "json",
+        "filename": LOG_FILE,
+        "maxBytes": LOG_FILE_MAX_BYTES,
+        "backupCount": LOG_FILE_BACKUPS,
+        "encoding": "utf-8",
+        "delay": True,
+    }
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "monitoring.logging.JsonFormatter"},
     },
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
-    },
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "handlers": _log_handlers,
+    "root": {"handlers": list(_log_handlers), "level": LOG_LEVEL},
     "loggers": {
         "django": {"level": "WARNING"},
         "pgserver": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
+        # Presidio logs every analysis at INFO; one line per masked text would drown the log.
+        "presidio-analyzer": {"level": "WARNING"},
+        "presidio-anonymizer": {"level": "WARNING"},
     },
 }
 
@@ -234,11 +271,21 @@ AGENT_HOOKS: list[str] = env.list(
     default=[
         "agents.hooks.TenantGuardHook",
         "agents.hooks.MetricsHook",
+        # Billing (see agents/billing_hooks.py for why these places): limits before any work,
+        # the budget hold once the prompt is final, the answer cache just outside the chain.
+        "agents.billing_hooks.RateLimitHook",
         "agents.hooks.PiiMaskHook",
         "agents.hooks.ContextTrimHook",
+        "agents.billing_hooks.BudgetHook",
+        "agents.billing_hooks.AnswerCacheHook",
         "agents.hooks.FailoverHook",
         "agents.hooks.UsageHook",
         "agents.hooks.ToolTimeoutHook",
+        # Observability last: after_agent hooks run in list order, so the log line and the trace
+        # see final cost and status; TracingHook must stay the very last.
+        "agents.observability_hooks.FailoverMetricsHook",
+        "agents.observability_hooks.QueryLogHook",
+        "agents.observability_hooks.TracingHook",
     ],
 )
 AGENT_TOP_K = env.int("AGENT_TOP_K", default=6)
@@ -260,3 +307,33 @@ LLM_BREAKER_MIN_CALLS = env.int("LLM_BREAKER_MIN_CALLS", default=5)
 LLM_BREAKER_WINDOW_SECONDS = env.float("LLM_BREAKER_WINDOW_SECONDS", default=60.0)
 LLM_BREAKER_COOLDOWN_SECONDS = env.float("LLM_BREAKER_COOLDOWN_SECONDS", default=30.0)
 EMBEDDING_MODEL = env("EMBEDDING_MODEL", default="all-MiniLM-L6-v2")
+
+# --- Traces: every span of every question is kept in Postgres (admin: Monitoring > Trace spans),
+# written in batches off the request path; OTEL_EXPORTER_OTLP_ENDPOINT also sends them over OTLP.
+TRACE_STORE_ENABLED = env.bool("TRACE_STORE_ENABLED", default=True)
+TRACE_STORE_DELAY_MS = env.int("TRACE_STORE_DELAY_MS", default=2000)
+TRACE_STORE_QUEUE_SIZE = env.int("TRACE_STORE_QUEUE_SIZE", default=8192)
+TRACE_RETENTION_DAYS = env.int("TRACE_RETENTION_DAYS", default=30)
+
+# --- Backups and archival (manage.py backup / archive_conversations write here by default).
+BACKUP_DIR = Path(env("BACKUP_DIR", default=str(DATA_DIR / "backups")))
+
+# --- Billing: prices, ledger, budgets, rate limits and the answer cache (billing/, and
+# agents/billing_hooks.py in the pipeline). docs/configuration.md explains each choice.
+BILLING_REDIS_URL: str = env("BILLING_REDIS_URL", default=REDIS_URL)
+BILLING_REDIS_PREFIX = env("BILLING_REDIS_PREFIX", default="finrag:billing")
+BILLING_REDIS_TIMEOUT_SECONDS = env.float("BILLING_REDIS_TIMEOUT_SECONDS", default=0.25)
+BILLING_PRICE_CACHE_SECONDS = env.int("BILLING_PRICE_CACHE_SECONDS", default=60)
+BILLING_EMAIL_FROM = env("BILLING_EMAIL_FROM", default="FinRAG billing <billing@finrag.local>")
+BILLING_ROUTING_TARGET = env("BILLING_ROUTING_TARGET", default="")
+BILLING_ROUTING_SHORT_ANSWER_TOKENS = env.int("BILLING_ROUTING_SHORT_ANSWER_TOKENS", default=300)
+BUDGET_RESERVATION_TTL_SECONDS = env.int("BUDGET_RESERVATION_TTL_SECONDS", default=900)
+BUDGET_TOKEN_MARGIN = Decimal(env("BUDGET_TOKEN_MARGIN", default="1.25"))
+BUDGET_ASYNC_COMMIT = env.bool("BUDGET_ASYNC_COMMIT", default=True)
+BUDGET_EXPIRY_SWEEP_SECONDS = env.int("BUDGET_EXPIRY_SWEEP_SECONDS", default=60)
+RATE_LIMIT_ENABLED = env.bool("RATE_LIMIT_ENABLED", default=True)
+RATE_LIMIT_FAIL_OPEN = env.bool("RATE_LIMIT_FAIL_OPEN", default=True)
+RATE_LIMIT_STREAM_SLOT_TTL_SECONDS = env.int("RATE_LIMIT_STREAM_SLOT_TTL_SECONDS", default=900)
+ANSWER_CACHE_ENABLED = env.bool("ANSWER_CACHE_ENABLED", default=True)
+ANSWER_CACHE_TTL_SECONDS = env.int("ANSWER_CACHE_TTL_SECONDS", default=86_400)
+ANSWER_CACHE_VERSION = env("ANSWER_CACHE_VERSION", default="1")

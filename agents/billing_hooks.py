@@ -1,0 +1,524 @@
+"""Billing in the agent pipeline: rate limits and stream slots, budget holds, the cost ledger,
+the answer cache, and each answer's estimated and actual cost.
+
+List them in settings.AGENT_HOOKS in this order (see config/settings/base.py):
+- RateLimitHook after TenantGuardHook: per-minute limits and a stream slot before any work.
+- BudgetHook after ContextTrimHook: its before_model must see the final prompt to refine the
+  hold; its after_model writes one ledger row per attempt (so ctx.cost_usd is final before the
+  turn is saved); its after_agent writes the query's summary row and settles the hold.
+- AnswerCacheHook just before FailoverHook: wrappers nest first-listed outermost, so a hit
+  answers without the provider chain ever being called.
+
+Billing itself never imports agents: what crosses is billing.contracts (UsageLine, Reservation,
+CachedAnswer) built here from agents.contracts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import time
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from accounts.contracts import Quota
+from accounts.selectors import tenant_quota_get
+from agents.contracts import (
+    AttemptRecord,
+    ModelRequest,
+    ModelUsage,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    UsageReport,
+)
+from agents.models import Conversation
+from agents.pipeline import Hook, ModelCall, RunContext, RunOutcome
+from agents.providers.base import word_pieces
+from agents.providers.failover import enabled_provider_names, provider_settings_from_django
+from agents.providers.offline import OFFLINE_MODEL
+from agents.tokens import count_request_tokens, estimate_tokens
+from billing.answer_cache import (
+    answer_cache_enabled,
+    answer_cache_get,
+    answer_cache_key,
+    answer_cache_put,
+)
+from billing.contracts import CachedAnswer, Reservation, StreamSlot, UsageLine
+from billing.pricing import line_cost, price_get, tokens_cost
+from billing.ratelimit import request_count, stream_slot_acquire, stream_slot_release
+from billing.services import (
+    budget_reserve,
+    ledger_line_record,
+    query_summary_record,
+    reservation_settle,
+    reservation_shrink,
+)
+from retrieval.selectors import corpus_version_get
+
+# RunContext.state keys this module writes and reads.
+STATE_SLOT = "billing.stream_slot"
+STATE_RESERVATION = "billing.reservation"
+STATE_EMBEDDING = "billing.embedding_recorded"
+STATE_HIT = "billing.cache_hit"
+STATE_CACHE_HIT = "cache_hit"  # True on a hit; read by agents.observability_hooks
+STATE_BUDGET_WARNING = "budget_warning"  # {"used_ratio", "period_start"} at >= the warning ratio
+STATE_CORPUS_VERSION = "corpus_version"  # set by agents.services when it knows it
+STATE_FILTERS = "filters"  # the conversation's scope, set by agents.services when it knows it
+
+CACHE_PROVIDER = "cache"
+_PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*_\d+>")
+_STATUS = {
+    "ok": "ok",
+    "interrupted": "interrupted",
+    "error": "error",
+    "timeout": "error",
+}
+
+
+# --- What the tier's chain may cost ---------------------------------------------------------
+
+
+def chain_models(tier: str) -> list[tuple[str, str]]:
+    """(provider, model) of the tier's chain as build_chain will assemble it: configured
+    providers that have a key, in order; offline when none has."""
+    provider_settings = provider_settings_from_django()
+    names = provider_settings.chains.get(tier) or ("offline",)
+    enabled = enabled_provider_names()
+    models = [
+        (name, _model_of(name, provider_settings.anthropic_model, provider_settings.openai_model))
+        for name in names
+        if name in enabled
+    ]
+    return models or [("offline", OFFLINE_MODEL)]
+
+
+def _model_of(name: str, anthropic_model: str, openai_model: str) -> str:
+    if name == "offline":
+        return OFFLINE_MODEL
+    if name == "anthropic":
+        if anthropic_model:
+            return anthropic_model
+        from agents.providers.anthropic_provider import DEFAULT_ANTHROPIC_MODEL
+
+        return DEFAULT_ANTHROPIC_MODEL
+    if name == "openai":
+        if openai_model:
+            return openai_model
+        from agents.providers.openai_provider import DEFAULT_OPENAI_MODEL
+
+        return DEFAULT_OPENAI_MODEL
+    return name
+
+
+def embedding_model() -> tuple[str, str]:
+    """(provider, model) of the query embedder, as the price table names them."""
+    name = str(getattr(settings, "EMBEDDING_MODEL", "all-MiniLM-L6-v2"))
+    key = name.strip().lower().removeprefix("sentence-transformers/").removeprefix("openai/")
+    if key.startswith("text-embedding"):
+        return "openai", key
+    return "local", "all-MiniLM-L6-v2" if key in {"minilm", "all-minilm-l6-v2"} else name
+
+
+def _margin() -> Decimal:
+    return Decimal(str(getattr(settings, "BUDGET_TOKEN_MARGIN", "1.25")))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A hold: the worst a query may cost and the tokens it may use."""
+
+    amount_usd: Decimal
+    tokens: int
+    estimate_usd: Decimal
+
+
+def _embedding_cost(question: str) -> tuple[Decimal, int]:
+    provider, model = embedding_model()
+    tokens = estimate_tokens("openai", "text-embedding-3-small", question)
+    price = price_get(provider=provider, model=model)
+    return tokens_cost(price=price, input_tokens=tokens, output_tokens=0), tokens
+
+
+def plan_worst_case(*, tier: str, question: str) -> Plan:
+    """Before retrieval: the largest prompt the pipeline may send (the context budget, with the
+    tokenizer margin) plus max_tokens of output, on the dearest model of the chain, plus the
+    question's embedding."""
+    max_tokens = int(getattr(settings, "LLM_MAX_TOKENS", 1024))
+    context = int(getattr(settings, "LLM_CONTEXT_TOKENS", 16000))
+    prompt = math.ceil(max(0, context - max_tokens) * _margin())
+    embed_usd, embed_tokens = _embedding_cost(question)
+    costs = [
+        tokens_cost(
+            price=price_get(provider=provider, model=model),
+            input_tokens=prompt,
+            output_tokens=max_tokens,
+        )
+        for provider, model in chain_models(tier)
+    ]
+    return Plan(
+        amount_usd=max(costs) + embed_usd,
+        tokens=prompt + max_tokens + embed_tokens,
+        estimate_usd=max(costs) + embed_usd,
+    )
+
+
+def plan_for_request(*, tier: str, request: ModelRequest, question: str) -> Plan:
+    """With the final prompt: the estimate is the chain's first model answering with up to
+    max_tokens; the hold is the dearest model with the tokenizer margin on the counted prompt."""
+    embed_usd, embed_tokens = _embedding_cost(question)
+    holds: list[tuple[Decimal, int]] = []
+    estimate: Decimal | None = None
+    for provider, model in chain_models(tier):
+        counted = count_request_tokens(provider, model, request)
+        price = price_get(provider=provider, model=model)
+        if estimate is None:
+            estimate = tokens_cost(
+                price=price, input_tokens=counted, output_tokens=request.max_tokens
+            )
+        padded = math.ceil(counted * _margin())
+        holds.append(
+            (
+                tokens_cost(price=price, input_tokens=padded, output_tokens=request.max_tokens),
+                padded + request.max_tokens,
+            )
+        )
+    hold_usd = max(h[0] for h in holds)
+    hold_tokens = max(h[1] for h in holds)
+    return Plan(
+        amount_usd=hold_usd + embed_usd,
+        tokens=hold_tokens + embed_tokens,
+        estimate_usd=(estimate or Decimal(0)) + embed_usd,
+    )
+
+
+# --- Rate limits ---------------------------------------------------------------------------
+
+
+def _quota(ctx: RunContext) -> Quota:
+    return tenant_quota_get(tenant=ctx.tenant)
+
+
+async def _slot_release(ctx: RunContext) -> None:
+    slot: StreamSlot | None = ctx.state.pop(STATE_SLOT, None)
+    if slot is not None:
+        await sync_to_async(stream_slot_release)(slot=slot)
+
+
+class RateLimitHook(Hook):
+    """before_agent: count the question against the per-minute limits of the member and the
+    tenant, then take a concurrent-stream slot (429 with Retry-After when over);
+    after_agent: give the slot back, on every path."""
+
+    name = "rate_limit"
+
+    async def before_agent(self, ctx: RunContext) -> None:
+        def admit() -> StreamSlot:
+            quota = _quota(ctx)
+            request_count(tenant=ctx.tenant, user=ctx.user, quota=quota)
+            return stream_slot_acquire(
+                tenant=ctx.tenant, user=ctx.user, quota=quota, slot_id=str(ctx.query_id)
+            )
+
+        ctx.state[STATE_SLOT] = await sync_to_async(admit)()
+
+    async def after_agent(self, ctx: RunContext, outcome: RunOutcome) -> None:
+        await _slot_release(ctx)
+
+
+# --- Budget and ledger ---------------------------------------------------------------------
+
+
+def _attempt_line(ctx: RunContext, attempt: AttemptRecord) -> UsageLine | None:
+    if attempt.provider == CACHE_PROVIDER:
+        hit = ctx.state.get(STATE_HIT) or {}
+        return UsageLine(
+            kind="model",
+            provider=str(hit.get("provider", CACHE_PROVIDER)),
+            model=str(hit.get("model", attempt.model)),
+            latency_ms=attempt.latency_ms,
+            cache_hit=True,
+            cost_saved_usd=Decimal(str(hit.get("saved_usd", "0"))),
+        )
+    if attempt.outcome == "circuit_open":
+        return None  # nothing was sent, nothing to bill
+    usage = attempt.usage
+    return UsageLine(
+        kind="model",
+        provider=attempt.provider,
+        model=attempt.model,
+        input_tokens=usage.input_tokens if usage else 0,
+        output_tokens=usage.output_tokens if usage else 0,
+        cached_input_tokens=usage.cached_input_tokens if usage else 0,
+        cache_write_input_tokens=usage.cache_creation_input_tokens if usage else 0,
+        latency_ms=attempt.latency_ms,
+        status=_STATUS.get(attempt.outcome, "error"),  # type: ignore[arg-type]
+    )
+
+
+def _record_embedding(ctx: RunContext) -> Decimal:
+    provider, model = embedding_model()
+    return ledger_line_record(
+        tenant=ctx.tenant,
+        user=ctx.user,
+        conversation_id=ctx.conversation_id,
+        query_id=ctx.query_id,
+        line=UsageLine(
+            kind="embedding",
+            provider=provider,
+            model=model,
+            input_tokens=estimate_tokens("openai", "text-embedding-3-small", ctx.question),
+        ),
+    )
+
+
+def _answering(ctx: RunContext) -> AttemptRecord | None:
+    for attempt in reversed(ctx.attempts):
+        if attempt.outcome in ("ok", "interrupted"):
+            return attempt
+    return ctx.attempts[-1] if ctx.attempts else None
+
+
+class BudgetHook(Hook):
+    """Holds the worst case on the budget before the run, refines it once the prompt is known,
+    writes a ledger row per attempt, and settles to the ledger's total after the run."""
+
+    name = "budget"
+
+    async def before_agent(self, ctx: RunContext) -> None:
+        def hold() -> tuple[Plan, Reservation]:
+            plan = plan_worst_case(tier=ctx.tier, question=ctx.question)
+            reservation = budget_reserve(
+                tenant=ctx.tenant,
+                user=ctx.user,
+                query_id=ctx.query_id,
+                amount_usd=plan.amount_usd,
+                tokens=plan.tokens,
+                user_cap_usd=getattr(ctx.membership, "monthly_budget_usd_cap", None),
+            )
+            return plan, reservation
+
+        try:
+            plan, reservation = await sync_to_async(hold)()
+        except BaseException:
+            # No after_agent runs for a refused question: give the stream slot back now.
+            await _slot_release(ctx)
+            raise
+        ctx.state[STATE_RESERVATION] = reservation
+        ctx.state["billing.started"] = time.perf_counter()
+        ctx.estimated_cost_usd = plan.estimate_usd
+        if reservation.budget_warning:
+            ctx.state[STATE_BUDGET_WARNING] = {
+                "used_ratio": str(reservation.budget_used_ratio.quantize(Decimal("0.0001"))),
+                "period_start": reservation.period_start.isoformat(),
+            }
+
+    async def before_model(self, ctx: RunContext, request: ModelRequest) -> ModelRequest:
+        if ctx.state.get(STATE_EMBEDDING):
+            return request
+        # The first model request of the run: retrieval has embedded the question by now.
+        ctx.state[STATE_EMBEDDING] = True
+        held: Reservation | None = ctx.state.get(STATE_RESERVATION)
+
+        def refine() -> tuple[Decimal, Plan, Reservation | None]:
+            embedded = _record_embedding(ctx)
+            plan = plan_for_request(tier=ctx.tier, request=request, question=ctx.question)
+            reservation = held
+            if reservation is not None and (
+                plan.amount_usd < reservation.amount_usd or plan.tokens < reservation.tokens
+            ):
+                reservation = reservation_shrink(
+                    reservation=reservation, amount_usd=plan.amount_usd, tokens=plan.tokens
+                )
+            return embedded, plan, reservation
+
+        embedded, plan, reservation = await sync_to_async(refine)()
+        ctx.cost_usd += embedded
+        ctx.estimated_cost_usd = plan.estimate_usd
+        if reservation is not None:
+            ctx.state[STATE_RESERVATION] = reservation
+        return request
+
+    async def after_model(self, ctx: RunContext, attempt: AttemptRecord) -> None:
+        line = _attempt_line(ctx, attempt)
+        if line is None:
+            return
+        ctx.cost_usd += await sync_to_async(ledger_line_record)(
+            tenant=ctx.tenant,
+            user=ctx.user,
+            conversation_id=ctx.conversation_id,
+            query_id=ctx.query_id,
+            line=line,
+        )
+
+    async def after_agent(self, ctx: RunContext, outcome: RunOutcome) -> None:
+        reservation: Reservation | None = ctx.state.pop(STATE_RESERVATION, None)
+        started = ctx.state.get("billing.started")
+        latency_ms = int((time.perf_counter() - started) * 1000) if started else 0
+        answering = _answering(ctx)
+
+        def finish() -> Decimal:
+            totals = query_summary_record(
+                tenant=ctx.tenant,
+                user=ctx.user,
+                conversation_id=ctx.conversation_id,
+                query_id=ctx.query_id,
+                status=outcome.status,
+                latency_ms=latency_ms,
+                providers_tried=[a.provider for a in ctx.attempts],
+                provider=answering.provider if answering else "",
+                model=answering.model if answering else "",
+                estimated_cost_usd=ctx.estimated_cost_usd,
+            )
+            if reservation is not None:
+                reservation_settle(reservation=reservation, tenant=ctx.tenant, totals=totals)
+            return totals.cost_usd or Decimal(0)
+
+        ctx.cost_usd = await sync_to_async(finish)()
+
+
+# --- Answer cache --------------------------------------------------------------------------
+
+
+def _filters(ctx: RunContext) -> dict[str, Any]:
+    known = ctx.state.get(STATE_FILTERS)
+    if known is not None:
+        return dict(known)
+    scope = (
+        Conversation.objects.filter(pk=ctx.conversation_id, tenant=ctx.tenant)
+        .values_list("scope", flat=True)
+        .first()
+    )
+    return dict(scope or {})
+
+
+def prompt_version(request: ModelRequest) -> str:
+    """Changes whenever the instructions or the generation settings change."""
+    material = f"{request.system}\x00{request.max_tokens}\x00{request.temperature}"
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+def _cache_key(ctx: RunContext, request: ModelRequest, chain: tuple[str, ...]) -> str:
+    version = ctx.state.get(STATE_CORPUS_VERSION)
+    if version is None:
+        version = corpus_version_get(tenant=ctx.tenant)
+    return answer_cache_key(
+        tenant=ctx.tenant,
+        corpus_version=str(version),
+        question=ctx.question,
+        filters=_filters(ctx),
+        chain=chain,
+        prompt_version=prompt_version(request),
+    )
+
+
+def _saved_usd(entry: CachedAnswer) -> Decimal:
+    """What answering again would cost now on the model that produced the cached answer."""
+    return line_cost(
+        line=UsageLine(
+            kind="model",
+            provider=entry.provider,
+            model=entry.model,
+            input_tokens=entry.input_tokens,
+            output_tokens=entry.output_tokens,
+            cached_input_tokens=entry.cached_input_tokens,
+            cache_write_input_tokens=entry.cache_write_input_tokens,
+        ),
+        price=price_get(provider=entry.provider, model=entry.model),
+    )
+
+
+def _replayable(entry: CachedAnswer, ctx: RunContext) -> bool:
+    # Placeholders are restored from this run's PII mapping; one it lacks would reach the user.
+    return all(p in ctx.pii_mapping for p in _PLACEHOLDER.findall(entry.answer))
+
+
+def _store(
+    ctx: RunContext, key: str, request: ModelRequest, answer: str, usage: ModelUsage | None
+) -> None:
+    answering = _answering(ctx)
+    if not answer or answering is None or answering.outcome != "ok":
+        return
+    usage = usage or answering.usage
+    answer_cache_put(
+        key=key,
+        entry=CachedAnswer(
+            answer=answer,
+            provider=answering.provider,
+            model=answering.model,
+            input_tokens=usage.input_tokens if usage else 0,
+            output_tokens=usage.output_tokens if usage else 0,
+            cached_input_tokens=usage.cached_input_tokens if usage else 0,
+            cache_write_input_tokens=usage.cache_creation_input_tokens if usage else 0,
+            passages=tuple(asdict(p) for p in request.passages),
+        ),
+    )
+
+
+class AnswerCacheHook(Hook):
+    """wrap_model_call: answer a repeated standalone question from the cache without calling a
+    model (the cached text streams as usual, so citations and PII restoring work unchanged);
+    otherwise pass through and keep a complete answer. Follow-ups are never cached."""
+
+    name = "answer_cache"
+
+    def wrap_model_call(self, ctx: RunContext, call: ModelCall) -> ModelCall:
+        if not answer_cache_enabled() or ctx.is_follow_up:
+            return call
+        chain = tuple(str(name) for name in ctx.state.get("chain") or ())
+
+        async def cached(request: ModelRequest) -> AsyncIterator[StreamEvent]:
+            started = time.perf_counter()
+
+            def look_up() -> tuple[str, CachedAnswer | None, Decimal]:
+                key = _cache_key(ctx, request, chain)
+                entry = answer_cache_get(key=key)
+                if entry is None or not _replayable(entry, ctx):
+                    return key, None, Decimal(0)
+                return key, entry, _saved_usd(entry)
+
+            key, entry, saved = await sync_to_async(look_up)()
+            if entry is not None:
+                ctx.state[STATE_HIT] = {
+                    "provider": entry.provider,
+                    "model": entry.model,
+                    "saved_usd": str(saved),
+                }
+                ctx.state[STATE_CACHE_HIT] = True
+                elapsed = int((time.perf_counter() - started) * 1000)
+                usage = ModelUsage(
+                    provider=CACHE_PROVIDER, model=entry.model, input_tokens=0, output_tokens=0
+                )
+                ctx.attempts.append(
+                    AttemptRecord(
+                        provider=CACHE_PROVIDER,
+                        model=entry.model,
+                        outcome="ok",
+                        latency_ms=elapsed,
+                        first_token_ms=elapsed,
+                        usage=usage,
+                    )
+                )
+                for piece in word_pieces(entry.answer):
+                    yield TextDelta(piece)
+                yield UsageReport(usage)
+                yield StreamEnd("end_turn")
+                return
+            parts: list[str] = []
+            usage_seen: ModelUsage | None = None
+            async for event in call(request):
+                if isinstance(event, TextDelta):
+                    parts.append(event.text)
+                elif isinstance(event, UsageReport):
+                    usage_seen = event.usage
+                elif isinstance(event, StreamEnd) and event.stop_reason == "end_turn":
+                    await sync_to_async(_store)(ctx, key, request, "".join(parts), usage_seen)
+                yield event
+
+        return cached

@@ -1,0 +1,531 @@
+"""Budget reservations (reserve, shrink, settle, expire) and the 90% warning email.
+
+Holds and settlements are single statements (the billing_reserve and billing_settle database
+functions of migration 0005), so the tenant's budget row, which every question of the tenant
+touches, is locked for microseconds. Locking order, everywhere: a reservation row, then the
+member's budget-period row, then the tenant's. Those transactions commit without waiting for
+the WAL flush (BUDGET_ASYNC_COMMIT): a crash can lose the last fraction of a second of holds,
+never a ledger row, and settlement and expiry recompute spend from the ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.contracts import Quota
+from accounts.errors import BudgetExhausted, ValidationFailed
+from accounts.models import Membership, Tenant, User
+from accounts.selectors import tenant_quota_get
+from billing.contracts import Reservation, Settlement
+from billing.models import BudgetPeriod
+from billing.models import Reservation as ReservationRow
+from billing.services.ledger import (
+    QueryTotals,
+    period_resets_at,
+    period_start_for,
+    query_totals,
+)
+from monitoring import metrics
+
+logger = logging.getLogger(__name__)
+
+ZERO = Decimal(0)
+
+
+# --- Budget periods: the conditional updates that make holds atomic ----------------------
+
+_APPLY_SQL = """
+UPDATE billing_budgetperiod
+   SET reserved_usd = GREATEST(reserved_usd + %(d_reserved)s, 0),
+       reserved_tokens = GREATEST(reserved_tokens + %(d_reserved_tokens)s, 0),
+       spent_usd = spent_usd + %(d_spent)s,
+       spent_tokens = spent_tokens + %(d_spent_tokens)s,
+       updated_at = %(now)s
+ WHERE tenant_id = %(tenant)s AND {user_match} AND period_start = %(period)s
+RETURNING id, limit_usd, spent_usd, reserved_usd, limit_tokens, spent_tokens, reserved_tokens,
+          warning_sent_at
+"""
+
+
+def _period_rows(*, tenant_id: int, user_id: int | None, period: date) -> QuerySet[BudgetPeriod]:
+    rows = BudgetPeriod.objects.filter(tenant_id=tenant_id, period_start=period)
+    return rows.filter(user__isnull=True) if user_id is None else rows.filter(user_id=user_id)
+
+
+def _user_match(user_id: int | None) -> str:
+    return "user_id IS NULL" if user_id is None else "user_id = %(user)s"
+
+
+def _async_commit() -> None:
+    if getattr(settings, "BUDGET_ASYNC_COMMIT", True):
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+@dataclass(frozen=True)
+class _PeriodRow:
+    id: int
+    limit_usd: Decimal | None
+    spent_usd: Decimal
+    reserved_usd: Decimal
+    limit_tokens: int | None
+    spent_tokens: int
+    reserved_tokens: int
+    warning_sent_at: datetime | None
+
+
+def _apply(
+    *,
+    tenant_id: int,
+    user_id: int | None,
+    period: date,
+    d_reserved: Decimal = ZERO,
+    d_reserved_tokens: int = 0,
+    d_spent: Decimal = ZERO,
+    d_spent_tokens: int = 0,
+    now: datetime,
+) -> _PeriodRow | None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _APPLY_SQL.format(user_match=_user_match(user_id)),
+            {
+                "tenant": tenant_id,
+                "user": user_id,
+                "period": period,
+                "d_reserved": d_reserved,
+                "d_reserved_tokens": d_reserved_tokens,
+                "d_spent": d_spent,
+                "d_spent_tokens": d_spent_tokens,
+                "now": now,
+            },
+        )
+        row = cursor.fetchone()
+    return _PeriodRow(*row) if row is not None else None
+
+
+def _warning_ratio() -> Decimal:
+    return Decimal(str(getattr(settings, "BUDGET_WARNING_RATIO", "0.9")))
+
+
+def _warn_if_due(*, tenant_id: int, period: date, row: _PeriodRow | None, now: datetime) -> bool:
+    """Mark the period warned (once) when spend reached BUDGET_WARNING_RATIO of the limit; the
+    email goes out after COMMIT. Returns whether this call is the one that warned."""
+    if row is None or row.limit_usd is None or row.warning_sent_at is not None:
+        return False
+    if row.spent_usd < _warning_ratio() * row.limit_usd:
+        return False
+    marked = BudgetPeriod.objects.filter(pk=row.id, warning_sent_at__isnull=True).update(
+        warning_sent_at=now
+    )
+    if not marked:
+        return False
+    transaction.on_commit(
+        lambda: budget_warning_send(tenant_id=tenant_id, period_start=period), robust=True
+    )
+    return True
+
+
+def _gauges(
+    *,
+    tenant: Tenant | None,
+    tenant_id: int,
+    limit_usd: Decimal | None,
+    spent_usd: Decimal | None,
+    limit_tokens: int | None,
+    spent_tokens: int | None,
+) -> None:
+    label = tenant.slug if tenant is not None else str(tenant_id)
+    if limit_usd is not None and spent_usd is not None:
+        metrics.BUDGET_ALLOCATED_USD.labels(tenant=label).set(float(limit_usd))
+        metrics.BUDGET_REMAINING_USD.labels(tenant=label).set(
+            float(max(ZERO, limit_usd - spent_usd))
+        )
+    if limit_tokens is not None and spent_tokens is not None:
+        metrics.TOKENS_ALLOCATED.labels(tenant=label).set(limit_tokens)
+        metrics.TOKENS_REMAINING.labels(tenant=label).set(max(0, limit_tokens - spent_tokens))
+
+
+# --- Reservations ------------------------------------------------------------------------
+
+
+def _refusal(
+    *,
+    tenant: Tenant,
+    user_id: int | None,
+    period: date,
+    amount: Decimal,
+    tokens: int,
+    limit_usd: Decimal | None,
+    limit_tokens: int | None,
+) -> BudgetExhausted:
+    """The 402 for a refused hold, judged against the live limits (the row keeps the limits of
+    the last hold that landed)."""
+    row = _period_rows(tenant_id=tenant.pk, user_id=user_id, period=period).first()
+    resets_at = period_resets_at(period)
+    scope = "user" if user_id is not None else "tenant"
+    owner = "your personal monthly cap" if scope == "user" else "this workspace's monthly budget"
+    details: dict[str, Any] = {"scope": scope, "resets_at": resets_at.isoformat()}
+    if row is None:  # the row vanished under us; report what was asked
+        return BudgetExhausted(details=details)
+    committed_usd = row.spent_usd + row.reserved_usd
+    committed_tokens = row.spent_tokens + row.reserved_tokens
+    money_short = limit_usd is not None and (
+        committed_usd >= limit_usd or committed_usd + amount > limit_usd
+    )
+    if money_short and limit_usd is not None:
+        limit_label = f"${limit_usd.quantize(Decimal('0.01'))}"
+        details.update(
+            limit="monthly_budget_usd" if scope == "tenant" else "monthly_budget_usd_cap",
+            limit_usd=str(limit_usd),
+            spent_usd=str(row.spent_usd),
+            reserved_usd=str(row.reserved_usd),
+            requested_usd=str(amount),
+        )
+        at_limit = committed_usd >= limit_usd
+    else:
+        limit_label = f"{limit_tokens or 0:,} tokens"
+        details.update(
+            limit="monthly_token_allowance",
+            limit_tokens=limit_tokens,
+            spent_tokens=row.spent_tokens,
+            reserved_tokens=row.reserved_tokens,
+            requested_tokens=tokens,
+        )
+        at_limit = limit_tokens is not None and committed_tokens >= limit_tokens
+    when = f"{resets_at:%Y-%m-%d} (UTC)"
+    if at_limit:
+        message = f"{owner.capitalize()} of {limit_label} is used up; it resets on {when}."
+    else:
+        message = (
+            f"This question could cost more than what is left of {owner} of {limit_label} "
+            f"(answers in progress hold part of it); it resets on {when}."
+        )
+    return BudgetExhausted(message, details=details)
+
+
+_RESERVE_SQL = """
+SELECT reservation_id, refused, limit_usd, spent_usd
+  FROM billing_reserve(%s::bigint, %s::bigint, %s::uuid, %s::date, %s::numeric, %s::bigint,
+                       %s::numeric, %s::bigint, %s::numeric, %s::timestamptz, %s::timestamptz,
+                       %s::boolean)
+"""
+
+_last_sweep: dict[int, datetime] = {}
+
+
+def _sweep_due(tenant_id: int, now: datetime) -> bool:
+    """Whether this process should look for stale holds of the tenant now (every
+    BUDGET_EXPIRY_SWEEP_SECONDS; a refusal always looks, so stale holds never refuse anyone)."""
+    every = timedelta(seconds=int(getattr(settings, "BUDGET_EXPIRY_SWEEP_SECONDS", 60)))
+    last = _last_sweep.get(tenant_id)
+    if last is not None and last <= now < last + every:
+        return False
+    _last_sweep[tenant_id] = now
+    return True
+
+
+def budget_reserve(
+    *,
+    tenant: Tenant,
+    user: User | None,
+    query_id: uuid.UUID,
+    amount_usd: Decimal,
+    tokens: int,
+    quota: Quota | None = None,
+    user_cap_usd: Decimal | None = None,
+    now: datetime | None = None,
+) -> Reservation:
+    """Hold a query's worst-case cost and tokens on the tenant's budget (and on the member's
+    cap, when set) for this month, atomically in one statement (billing_reserve, migration
+    0005). Stale holds are expired first when due, and always before a refusal, so no cron is
+    needed. Call it outside a transaction: the hold commits on its own.
+
+    Raises BudgetExhausted (402) naming the limit and its reset date when the period is at 100%
+    or the hold does not fit; ValidationFailed for a negative amount.
+    """
+    if amount_usd < 0 or tokens < 0:
+        raise ValidationFailed("A reservation cannot be negative.")
+    now = now or timezone.now()
+    quota = quota or tenant_quota_get(tenant=tenant)
+    period = period_start_for(now)
+    ttl = timedelta(seconds=int(getattr(settings, "BUDGET_RESERVATION_TTL_SECONDS", 900)))
+    user_id = user.pk if user is not None else None
+    if _sweep_due(tenant.pk, now):
+        reservations_expire(tenant=tenant, now=now)
+    params = [
+        tenant.pk,
+        user_id,
+        query_id,
+        period,
+        amount_usd,
+        tokens,
+        quota.monthly_budget_usd,
+        quota.monthly_token_allowance,
+        user_cap_usd,
+        now,
+        now + ttl,
+        bool(getattr(settings, "BUDGET_ASYNC_COMMIT", True)),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_RESERVE_SQL, params)
+        reservation_id, refused, limit_usd, spent_usd = cursor.fetchone()
+        if refused and reservations_expire(tenant=tenant, now=now):
+            cursor.execute(_RESERVE_SQL, params)  # the stale holds are gone: try again
+            reservation_id, refused, limit_usd, spent_usd = cursor.fetchone()
+    if refused:
+        scope_user = refused == "user"
+        raise _refusal(
+            tenant=tenant,
+            user_id=user_id if scope_user else None,
+            period=period,
+            amount=amount_usd,
+            tokens=tokens,
+            limit_usd=user_cap_usd if scope_user else quota.monthly_budget_usd,
+            limit_tokens=None if scope_user else quota.monthly_token_allowance,
+        )
+    used = (spent_usd / limit_usd) if limit_usd else Decimal(0)
+    return Reservation(
+        id=reservation_id,
+        tenant_id=tenant.pk,
+        user_id=user_id,
+        query_id=query_id,
+        period_start=period,
+        amount_usd=amount_usd,
+        tokens=tokens,
+        expires_at=now + ttl,
+        budget_used_ratio=used,
+        budget_warning=bool(limit_usd) and used >= _warning_ratio(),
+    )
+
+
+def reservation_shrink(
+    *, reservation: Reservation, amount_usd: Decimal, tokens: int, now: datetime | None = None
+) -> Reservation:
+    """Lower an active hold once a better estimate is known (never raises it: a hold that grows
+    mid-answer could fail where the user cannot be told cleanly). Returns the reservation as
+    it now stands."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _async_commit()
+        row = (
+            ReservationRow.objects.select_for_update()
+            .filter(pk=reservation.id, status=ReservationRow.Status.ACTIVE)
+            .first()
+        )
+        if row is None:
+            return reservation
+        new_amount = min(row.amount_usd, max(ZERO, amount_usd))
+        new_tokens = min(row.tokens, max(0, tokens))
+        d_amount, d_tokens = new_amount - row.amount_usd, new_tokens - row.tokens
+        if not d_amount and not d_tokens:
+            return reservation
+        ReservationRow.objects.filter(pk=row.pk).update(amount_usd=new_amount, tokens=new_tokens)
+        for user_id in (row.user_id, None) if row.user_id is not None else (None,):
+            _apply(
+                tenant_id=row.tenant_id,
+                user_id=user_id,
+                period=row.period_start,
+                d_reserved=d_amount,
+                d_reserved_tokens=d_tokens,
+                now=now,
+            )
+    return Reservation(
+        id=reservation.id,
+        tenant_id=reservation.tenant_id,
+        user_id=reservation.user_id,
+        query_id=reservation.query_id,
+        period_start=reservation.period_start,
+        amount_usd=new_amount,
+        tokens=new_tokens,
+        expires_at=reservation.expires_at,
+        budget_used_ratio=reservation.budget_used_ratio,
+        budget_warning=reservation.budget_warning,
+    )
+
+
+_SETTLE_SQL = """
+SELECT prior_status, amount_usd, limit_usd, spent_usd, limit_tokens, spent_tokens, warned
+  FROM billing_settle(%s::bigint, %s::numeric, %s::bigint, %s::timestamptz, %s::numeric,
+                      %s::boolean)
+"""
+
+
+def reservation_settle(
+    *,
+    reservation: Reservation,
+    tenant: Tenant | None = None,
+    totals: QueryTotals | None = None,
+    now: datetime | None = None,
+) -> Settlement:
+    """Settle a hold to what the query actually cost, read from its ledger rows (or `totals`,
+    when the caller has just summed them), and release the rest, in one statement
+    (billing_settle, migration 0005). Idempotent; a hold that already expired gets its spend
+    corrected to the ledger. Sends the 90% warning (once per period) when this spend crosses
+    it, after the commit."""
+    now = now or timezone.now()
+    totals = totals or query_totals(tenant=reservation.tenant_id, query_id=reservation.query_id)
+    actual, actual_tokens = totals.cost_usd, totals.tokens
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SETTLE_SQL,
+            [
+                reservation.id,
+                actual,
+                actual_tokens,
+                now,
+                _warning_ratio(),
+                bool(getattr(settings, "BUDGET_ASYNC_COMMIT", True)),
+            ],
+        )
+        prior, held, limit_usd, spent_usd, limit_tokens, spent_tokens, warned = cursor.fetchone()
+    if prior is None or prior == ReservationRow.Status.SETTLED:
+        return Settlement(
+            query_id=reservation.query_id,
+            reserved_usd=held if held is not None else reservation.amount_usd,
+            actual_usd=actual,
+            actual_tokens=actual_tokens,
+            released_usd=ZERO,
+        )
+    if warned:
+        tenant_id, period = reservation.tenant_id, reservation.period_start
+        transaction.on_commit(
+            lambda: budget_warning_send(tenant_id=tenant_id, period_start=period), robust=True
+        )
+    _gauges(
+        tenant=tenant,
+        tenant_id=reservation.tenant_id,
+        limit_usd=limit_usd,
+        spent_usd=spent_usd,
+        limit_tokens=limit_tokens,
+        spent_tokens=spent_tokens,
+    )
+    if prior == ReservationRow.Status.ACTIVE and actual > held:
+        logger.warning(
+            "Query %s cost $%s, more than its $%s hold (token estimate too low?)",
+            reservation.query_id,
+            actual,
+            held,
+        )
+    released = max(ZERO, held - actual) if prior == ReservationRow.Status.ACTIVE else ZERO
+    return Settlement(
+        query_id=reservation.query_id,
+        reserved_usd=held,
+        actual_usd=actual,
+        actual_tokens=actual_tokens,
+        released_usd=released,
+        warning_sent=bool(warned),
+    )
+
+
+_EXPIRE_SQL = """
+WITH stale AS (
+    SELECT id FROM billing_reservation
+     WHERE tenant_id = %(tenant)s AND status = 'active' AND expires_at < %(now)s
+     ORDER BY id
+       FOR UPDATE SKIP LOCKED
+)
+UPDATE billing_reservation r
+   SET status = 'expired', closed_at = %(now)s
+  FROM stale
+ WHERE r.id = stale.id
+RETURNING r.id, r.user_id, r.query_id, r.period_start, r.amount_usd, r.tokens
+"""
+
+
+def reservations_expire(*, tenant: Tenant, now: datetime | None = None) -> int:
+    """Release the tenant's holds older than BUDGET_RESERVATION_TTL_SECONDS (their answers died
+    without settling), counting what their ledger rows show was spent. Returns how many."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _async_commit()
+        with connection.cursor() as cursor:
+            cursor.execute(_EXPIRE_SQL, {"tenant": tenant.pk, "now": now})
+            stale = cursor.fetchall()
+        if not stale:
+            return 0
+        deltas: dict[tuple[int | None, date], list[Any]] = defaultdict(lambda: [ZERO, 0, ZERO, 0])
+        for row_id, user_id, query_id, period, amount, tokens in stale:
+            totals = query_totals(tenant=tenant.pk, query_id=query_id)
+            ReservationRow.objects.filter(pk=row_id).update(
+                actual_usd=totals.cost_usd, actual_tokens=totals.tokens
+            )
+            keys = [(None, period)] if user_id is None else [(user_id, period), (None, period)]
+            for key in keys:
+                delta = deltas[key]
+                delta[0] -= amount
+                delta[1] -= tokens
+                delta[2] += totals.cost_usd
+                delta[3] += totals.tokens
+        # Members first in id order, then the tenant: the one locking order.
+        ordered = sorted(
+            deltas.items(), key=lambda item: (item[0][0] is None, item[0][0] or 0, item[0][1])
+        )
+        for (user_id, period), (d_res, d_res_tokens, d_spent, d_spent_tokens) in ordered:
+            row = _apply(
+                tenant_id=tenant.pk,
+                user_id=user_id,
+                period=period,
+                d_reserved=d_res,
+                d_reserved_tokens=d_res_tokens,
+                d_spent=d_spent,
+                d_spent_tokens=d_spent_tokens,
+                now=now,
+            )
+            if user_id is None:
+                _warn_if_due(tenant_id=tenant.pk, period=period, row=row, now=now)
+    logger.info("Expired %d stale budget reservation(s) of tenant %s", len(stale), tenant.slug)
+    return len(stale)
+
+
+# --- The 90% warning ---------------------------------------------------------------------
+
+
+def budget_warning_send(*, tenant_id: int, period_start: date) -> int:
+    """Email the tenant's owners and admins that 90% of this month's budget is spent.
+    Returns how many addresses it went to."""
+    tenant = Tenant.objects.select_related("tier").filter(pk=tenant_id).first()
+    if tenant is None:
+        return 0
+    row = BudgetPeriod.objects.filter(
+        tenant_id=tenant_id, user__isnull=True, period_start=period_start
+    ).first()
+    if row is None or row.limit_usd is None:
+        return 0
+    recipients = sorted(
+        Membership.objects.filter(
+            tenant_id=tenant_id, role__in=(Membership.Role.OWNER, Membership.Role.ADMIN)
+        ).values_list("user__email", flat=True)
+    )
+    if not recipients:
+        return 0
+    used = (row.spent_usd / row.limit_usd * 100) if row.limit_usd else Decimal(100)
+    resets = period_resets_at(period_start)
+    body = (
+        f"{tenant.name} has spent ${row.spent_usd.quantize(Decimal('0.01'))} of its "
+        f"${row.limit_usd.quantize(Decimal('0.01'))} budget for {period_start:%B %Y} "
+        f"({used.quantize(Decimal('1'))}%).\n\n"
+        f"At 100% new questions are refused until the budget resets on {resets:%Y-%m-%d} (UTC). "
+        "An owner can raise the budget in the admin, or move the workspace to a larger tier.\n"
+    )
+    sent = send_mail(
+        subject=f"[FinRAG] {tenant.name} has used {used.quantize(Decimal('1'))}% of its "
+        "monthly budget",
+        message=body,
+        from_email=getattr(settings, "BILLING_EMAIL_FROM", None) or settings.DEFAULT_FROM_EMAIL,
+        recipient_list=recipients,
+        fail_silently=False,
+    )
+    logger.info("Budget warning for %s sent to %d address(es)", tenant.slug, len(recipients))
+    return len(recipients) if sent else 0

@@ -1,0 +1,189 @@
+"""Writes to the cost ledger: one row per model or embedding call, one summary per question."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from django.contrib.postgres.aggregates import BoolOr
+from django.db import connection
+from django.db.models import Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.models import Tenant, User
+from billing.contracts import UsageLine
+from billing.models import MONEY_PLACES, LedgerEntry
+from billing.pricing import line_cost, price_get
+
+MONEY_ZERO = Decimal(0).quantize(Decimal(10) ** -MONEY_PLACES)
+
+
+# --- Periods -----------------------------------------------------------------------------
+
+
+def period_start_for(at: datetime) -> date:
+    """The first day (UTC) of the calendar month holding `at`."""
+    at = at.astimezone(UTC)
+    return date(at.year, at.month, 1)
+
+
+def period_resets_at(period_start: date) -> datetime:
+    """Midnight UTC on the first day of the month after `period_start`."""
+    year, month = period_start.year, period_start.month
+    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return datetime(year, month, 1, tzinfo=UTC)
+
+
+# --- Ledger ------------------------------------------------------------------------------
+
+
+_LINE_SQL = """
+INSERT INTO billing_ledgerentry
+    (created_at, tenant_id, user_id, conversation_id, query_id, kind, provider, model,
+     input_tokens, output_tokens, cached_input_tokens, cache_write_input_tokens, cost_usd,
+     cost_saved_usd, latency_ms, cache_hit, status, providers_tried)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, '{}')
+"""
+
+
+def ledger_line_record(
+    *,
+    tenant: Tenant,
+    user: User | None,
+    conversation_id: int | None,
+    query_id: uuid.UUID,
+    line: UsageLine,
+    at: datetime | None = None,
+) -> Decimal:
+    """Append one model or embedding call to the ledger, priced now; returns its cost in USD."""
+    at = at or timezone.now()
+    price = price_get(provider=line.provider, model=line.model, at=at)
+    cost = line_cost(line=line, price=price)
+    # One plain INSERT: this runs for every model and embedding call, and the ORM's save
+    # machinery would cost more than the statement itself.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _LINE_SQL,
+            [
+                at,
+                tenant.pk,
+                user.pk if user is not None else None,
+                conversation_id,
+                query_id,
+                line.kind,
+                line.provider,
+                line.model,
+                line.input_tokens,
+                line.output_tokens,
+                line.cached_input_tokens,
+                line.cache_write_input_tokens,
+                cost,
+                line.cost_saved_usd,
+                line.latency_ms,
+                line.cache_hit,
+                line.status,
+            ],
+        )
+    return cost
+
+
+@dataclass(frozen=True)
+class QueryTotals:
+    cost_usd: Decimal
+    tokens: int
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int
+    cost_saved_usd: Decimal
+    cache_hit: bool
+
+
+def query_totals(*, tenant: Tenant | int, query_id: uuid.UUID) -> QueryTotals:
+    """The sum of a query's call rows (every attempt and embedding, failed ones included)."""
+    tenant_id = tenant if isinstance(tenant, int) else tenant.pk
+    totals = (
+        LedgerEntry.objects.filter(tenant_id=tenant_id, query_id=query_id)
+        .exclude(kind=LedgerEntry.Kind.QUERY)
+        .aggregate(
+            cost=Coalesce(Sum("cost_usd"), MONEY_ZERO),
+            input=Coalesce(Sum("input_tokens"), 0),
+            output=Coalesce(Sum("output_tokens"), 0),
+            cached=Coalesce(Sum("cached_input_tokens"), 0),
+            saved=Coalesce(Sum("cost_saved_usd"), MONEY_ZERO),
+            hit=Coalesce(BoolOr("cache_hit"), False),
+        )
+    )
+    return QueryTotals(
+        cost_usd=totals["cost"],
+        tokens=int(totals["input"]) + int(totals["output"]),
+        input_tokens=int(totals["input"]),
+        output_tokens=int(totals["output"]),
+        cached_input_tokens=int(totals["cached"]),
+        cost_saved_usd=totals["saved"],
+        cache_hit=bool(totals["hit"]),
+    )
+
+
+_SUMMARY_SQL = """
+INSERT INTO billing_ledgerentry
+    (created_at, tenant_id, user_id, conversation_id, query_id, kind, provider, model,
+     input_tokens, output_tokens, cached_input_tokens, cache_write_input_tokens, cost_usd,
+     cost_saved_usd, estimated_cost_usd, latency_ms, cache_hit, status, providers_tried)
+SELECT %(at)s, %(tenant)s, %(user)s, %(conversation)s, %(query)s, 'query', %(provider)s,
+       %(model)s, COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),
+       COALESCE(SUM(cached_input_tokens), 0), COALESCE(SUM(cache_write_input_tokens), 0),
+       COALESCE(SUM(cost_usd), 0), COALESCE(SUM(cost_saved_usd), 0), %(estimated)s,
+       %(latency)s, COALESCE(BOOL_OR(cache_hit), false), %(status)s, %(tried)s
+  FROM billing_ledgerentry
+ WHERE tenant_id = %(tenant)s AND query_id = %(query)s AND kind <> 'query'
+RETURNING cost_usd, input_tokens, output_tokens, cached_input_tokens, cost_saved_usd, cache_hit
+"""
+
+
+def query_summary_record(
+    *,
+    tenant: Tenant,
+    user: User | None,
+    conversation_id: int | None,
+    query_id: uuid.UUID,
+    status: str,
+    latency_ms: int,
+    providers_tried: Sequence[str],
+    provider: str = "",
+    model: str = "",
+    estimated_cost_usd: Decimal | None = None,
+    at: datetime | None = None,
+) -> QueryTotals:
+    """Append the one summary row of a query: its total cost, tokens, latency and the providers
+    tried, summed from its call rows in the same statement. Returns those totals."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SUMMARY_SQL,
+            {
+                "at": at or timezone.now(),
+                "tenant": tenant.pk,
+                "user": user.pk if user is not None else None,
+                "conversation": conversation_id,
+                "query": query_id,
+                "provider": provider,
+                "model": model,
+                "estimated": estimated_cost_usd,
+                "latency": latency_ms,
+                "status": status if status in LedgerEntry.Status.values else "error",
+                "tried": list(providers_tried),
+            },
+        )
+        cost, tokens_in, tokens_out, cached, saved, hit = cursor.fetchone()
+    return QueryTotals(
+        cost_usd=cost,
+        tokens=int(tokens_in) + int(tokens_out),
+        input_tokens=int(tokens_in),
+        output_tokens=int(tokens_out),
+        cached_input_tokens=int(cached),
+        cost_saved_usd=saved,
+        cache_hit=bool(hit),
+    )

@@ -1,0 +1,1 @@
+"""Tests that drive the web UI in Debian's Chromium through Playwright."""
