@@ -28,6 +28,7 @@ import itertools
 import json
 import os
 import platform
+import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
@@ -804,7 +805,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--disconnects", type=int, default=10)
     parser.add_argument("--cancel-delay", type=float, default=0.05, help="s per word (bench 4)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--label", default="", help="what code was measured, for the JSON")
     return parser.parse_args(argv)
+
+
+def _git_commit() -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -820,6 +837,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         world = world_create()
         setup = {
             "date": datetime.now(tz=UTC).date().isoformat(),
+            "label": args.label,
+            "git_commit": _git_commit(),
+            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
             "cpu_count": os.cpu_count(),
             "python": platform.python_version(),
             "settings": "config.settings.local, DEBUG=false",
