@@ -64,6 +64,9 @@ class TurnOutputSerializer(serializers.Serializer):
     cost_usd = serializers.CharField()
     estimated_cost_usd = serializers.CharField()
     failovers = serializers.ListField(child=serializers.DictField())
+    budget_warning = serializers.DictField(
+        allow_null=True, help_text="Set when the tenant has used 90% or more of its budget."
+    )
     offline = serializers.BooleanField()
     scope = serializers.DictField()
     conversation = serializers.IntegerField()

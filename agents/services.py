@@ -443,6 +443,7 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
         estimated_cost_usd=str(ctx.estimated_cost_usd),
         failovers=failovers,
         offline=bool(ctx.state.get("offline_only")),
+        budget_warning=ctx.state.get("budget_warning"),
     )
     yield frame(
         "end",
@@ -480,6 +481,7 @@ async def answer_turn_collect(**kwargs: Any) -> dict[str, Any]:
                 cost_usd=data["cost_usd"],
                 estimated_cost_usd=data["estimated_cost_usd"],
                 failovers=data["failovers"],
+                budget_warning=data.get("budget_warning"),
             )
         elif event.type == "end":
             result.update(message_id=data["message_id"], status=data["status"])

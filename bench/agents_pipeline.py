@@ -842,7 +842,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
             "cpu_count": os.cpu_count(),
             "python": platform.python_version(),
-            "settings": "config.settings.local, DEBUG=false",
+            "settings": "bench._agents_settings (config.settings.local, DEBUG=false)",
             "scratch_database": SCRATCH_DATABASE,
             "documents": world.documents_ready,
             "chunks": world.chunks,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
@@ -110,7 +111,38 @@ def answer_cache_put(*, key: str, entry: CachedAnswer, ttl_seconds: int | None =
     except RedisError as exc:
         redis_failure("answer_cache", fail_open=True, exc=exc)
         return False
+    answer_cache_size_measure()
     return True
+
+
+_SIZE_MEASURED_AT = [0.0]
+SIZE_MEASURE_INTERVAL_SECONDS = 30.0
+
+
+def answer_cache_size_measure(*, force: bool = False) -> int | None:
+    """Sum Redis's MEMORY USAGE over the answer-cache keys into rag_cache_size_bytes{cache=answer}.
+
+    A SCAN over every key, so at most once per SIZE_MEASURE_INTERVAL_SECONDS per process (expired
+    answers leave the sum at the next measurement). Returns the bytes, or None when skipped.
+    """
+    now = time.monotonic()
+    if not force and now - _SIZE_MEASURED_AT[0] < SIZE_MEASURE_INTERVAL_SECONDS:
+        return None
+    _SIZE_MEASURED_AT[0] = now
+    total = 0
+    try:
+        client = redis_client()
+        keys = list(client.scan_iter(match=f"{key_prefix()}:answer:*", count=1000))
+        for start in range(0, len(keys), 500):
+            pipe = client.pipeline(transaction=False)
+            for key in keys[start : start + 500]:
+                pipe.memory_usage(key)
+            total += sum(int(size or 0) for size in pipe.execute())
+    except RedisError as exc:
+        redis_failure("answer_cache", fail_open=True, exc=exc)
+        return None
+    metrics.CACHE_SIZE_BYTES.labels(cache="answer").set(total)
+    return total
 
 
 def answer_cache_clear_tenant(*, tenant: Tenant) -> int:

@@ -19,6 +19,7 @@ from django.utils import timezone
 from accounts.errors import DocumentRejected, NotFound, ValidationFailed
 from accounts.models import Tenant, User
 from accounts.selectors import tenant_quota_get
+from monitoring import metrics
 from retrieval.chunking import chunk_pages, minilm_token_count, text_for_embedding
 from retrieval.embeddings import Embedder, get_embedder
 from retrieval.models import (
@@ -232,6 +233,8 @@ def embeddings_get_or_compute(
     for digest, text in zip(hashes, texts, strict=True):
         if digest not in cached:
             missing.setdefault(digest, text)
+    metrics.CACHE_REQUESTS.labels(cache="embedding").inc(len(hashes))
+    metrics.CACHE_HITS.labels(cache="embedding").inc(len(hashes) - len(missing))
     todo = list(missing.items())
     for start in range(0, len(todo), EMBED_BATCH):
         batch = todo[start : start + EMBED_BATCH]

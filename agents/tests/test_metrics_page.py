@@ -166,10 +166,6 @@ def test_metrics_page_after_real_questions_shows_every_series(analyst, corpus, l
     assert "django_http_requests_total_by_method_total" in names(after)
 
 
-@pytest.mark.xfail(
-    reason="Not instrumented yet: chunk_search in retrieval.selectors does not time its searches",
-    strict=False,
-)
 def test_vector_search_latency_follows_real_questions(analyst, corpus):
     client = analyst.client()
     before = scrape(client)
@@ -184,10 +180,6 @@ def test_vector_search_latency_follows_real_questions(analyst, corpus):
     )
 
 
-@pytest.mark.xfail(
-    reason="Not instrumented yet: nothing measures the answer cache's size in Redis",
-    strict=False,
-)
 def test_cache_size_is_measured_after_real_questions(analyst, corpus):
     ask(analyst, f"Glueworks capital expenditures 2018 (ref {uuid.uuid4().hex[:8]})")
     assert value(scrape(analyst.client()), "rag_cache_size_bytes", cache="answer") > 0
