@@ -10,43 +10,16 @@ from asgiref.sync import async_to_sync
 from django.core.management import call_command
 
 from agents.models import Checkpoint, Conversation, Message
+from agents.tests.support import glueworks_ingest, read_stream
 from retrieval.services import DocumentMetadata, document_ingest, document_register
 from tests.fakes.llm_server import ok, overloaded
 
 pytestmark = pytest.mark.django_db
 
-FILING = (
-    "Glueworks Corp annual report for fiscal 2018.\n\nItem 1. Business\n\n"
-    "Glueworks makes industrial adhesives.\n\f"
-    "Item 7. Management's Discussion and Analysis\n\n"
-    "Net sales were $32,765 million in fiscal 2018.\n"
-    "Capital expenditures were $1,577 million in fiscal 2018.\n"
-)
-
 
 @pytest.fixture
 def corpus(analyst):
-    document, _ = document_register(
-        tenant=analyst.tenant,
-        user=None,
-        data=FILING.encode(),
-        filename="glue-2018.txt",
-        metadata=DocumentMetadata(
-            title="Glueworks 2018 10-K",
-            company="Glueworks Corp",
-            ticker="GLUE",
-            doc_type="10-K",
-            fiscal_year=2018,
-            fiscal_period="FY",
-        ),
-        queue=False,
-    )
-    document_ingest(document_id=document.pk)
-    return document
-
-
-async def read_stream(response) -> bytes:
-    return b"".join([chunk async for chunk in response.streaming_content])
+    return glueworks_ingest(analyst.tenant)
 
 
 def new_conversation(member, **body) -> int:
