@@ -641,6 +641,18 @@ def turns_saved(conversations: list[int]) -> dict[str, Any]:
     return {"assistant_messages": statuses, "checkpoints": checkpoints}
 
 
+def turns_saved_wait(conversations: list[int], expected: int, *, timeout: float) -> None:
+    """Wait until `expected` turns of `conversations` have a checkpoint: a closed socket's turn is
+    saved after the upstream is closed, and stopping daphne first would cut that save short."""
+    from agents.models import Checkpoint
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if Checkpoint.objects.filter(conversation_id__in=conversations).count() >= expected:
+            return
+        time.sleep(0.1)
+
+
 def websocket_benchmarks(
     world: BenchWorld, args: argparse.Namespace, only: int | None
 ) -> dict[str, Any]:
@@ -690,6 +702,8 @@ def websocket_benchmarks(
                 )
 
         asyncio.run(run())
+        if "cancel" in results:
+            turns_saved_wait(cancels, args.cancels + args.disconnects, timeout=15)
     if "concurrent" in results:
         results["concurrent"]["saved"] = turns_saved(concurrent)
     if "cancel" in results:

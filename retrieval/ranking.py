@@ -7,6 +7,7 @@ import math
 import re
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from retrieval.parsing import TABLE_CELL_SEPARATOR
 
@@ -108,6 +109,7 @@ def expand_query(question: str) -> str:
     return f"{question} {' '.join(extra)}" if extra else question
 
 
+@lru_cache(maxsize=65536)
 def _stem(token: str) -> str:
     token = token.replace("\u2019", "'").removesuffix("'s").strip("'")
     for suffix in ("ations", "ation", "ments", "ment", "ings", "ing", "ies", "es", "ed", "s"):

@@ -307,6 +307,8 @@ LLM_BREAKER_MIN_CALLS = env.int("LLM_BREAKER_MIN_CALLS", default=5)
 LLM_BREAKER_WINDOW_SECONDS = env.float("LLM_BREAKER_WINDOW_SECONDS", default=60.0)
 LLM_BREAKER_COOLDOWN_SECONDS = env.float("LLM_BREAKER_COOLDOWN_SECONDS", default=30.0)
 EMBEDDING_MODEL = env("EMBEDDING_MODEL", default="all-MiniLM-L6-v2")
+# Threads torch may use for the query/document embedding (1: no spinning against other work).
+EMBEDDING_TORCH_THREADS = env.int("EMBEDDING_TORCH_THREADS", default=1)
 
 # --- Traces: every span of every question is kept in Postgres (admin: Monitoring > Trace spans),
 # written in batches off the request path; OTEL_EXPORTER_OTLP_ENDPOINT also sends them over OTLP.
