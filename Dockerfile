@@ -22,6 +22,12 @@ COPY requirements.txt /tmp/requirements.txt
 RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
     && pip install -r /tmp/requirements.txt
 
+# --- front end: htmx and Chart.js from npm (package-lock.json), never copied into the repository ---
+FROM node:20-slim AS frontend
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+
 # --- runtime --------------------------------------------------------------------------------------
 FROM python:3.11-slim AS runtime
 
@@ -40,6 +46,9 @@ COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
 # Code stays owned by root, so the app user can read but not rewrite it.
 COPY . /app
+# Only the built files the settings serve (STATICFILES_DIRS reads node_modules/<package>/dist).
+COPY --from=frontend /build/node_modules/htmx.org/dist /app/node_modules/htmx.org/dist
+COPY --from=frontend /build/node_modules/chart.js/dist /app/node_modules/chart.js/dist
 
 # Static files are collected at build time so whitenoise serves them; the values given here exist
 # only for this one command (production settings refuse to load without them) and are not kept.

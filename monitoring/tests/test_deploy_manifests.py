@@ -276,10 +276,16 @@ def _dockerfile_instructions() -> list[tuple[str, str]]:
     return instructions
 
 
-def test_dockerfile_builds_in_two_stages_and_runs_daphne_as_a_non_root_user():
+def test_dockerfile_builds_in_stages_and_runs_daphne_as_a_non_root_user():
     instructions = _dockerfile_instructions()
     stages = [rest for keyword, rest in instructions if keyword == "FROM"]
-    assert stages == ["python:3.11-slim AS builder", "python:3.11-slim AS runtime"]
+    assert stages == [
+        "python:3.11-slim AS builder",
+        "node:20-slim AS frontend",
+        "python:3.11-slim AS runtime",
+    ]
+    copied = [rest for keyword, rest in instructions if keyword == "COPY"]
+    assert any(rest.startswith("--from=frontend") and "htmx.org/dist" in rest for rest in copied)
     users = [rest for keyword, rest in instructions if keyword == "USER"]
     assert users
     assert users[-1].split(":")[0] not in {"root", "0"}
