@@ -20,7 +20,12 @@ from accounts.errors import DocumentRejected, NotFound, ValidationFailed
 from accounts.models import Tenant, User
 from accounts.selectors import tenant_quota_get
 from monitoring import metrics
-from retrieval.chunking import chunk_pages, minilm_token_count, text_for_embedding
+from retrieval.chunking import (
+    chunk_pages,
+    contextual_header,
+    minilm_token_count,
+    text_for_embedding,
+)
 from retrieval.embeddings import Embedder, get_embedder
 from retrieval.models import (
     MINILM_DIMENSIONS,
@@ -253,15 +258,15 @@ def embeddings_get_or_compute(
     return [list(cached[digest]) for digest in hashes], len(todo)
 
 
-def chunk_header_prefix(document: Document) -> str:
+def chunk_header(document: Document, section: str) -> str:
     """Where a chunk comes from, prepended for embedding and weighted first in full text:
-    "Apple Inc. (AAPL) | Form 10-Q Q3 2023". Chunks of filings look alike across companies and
-    quarters; the header is what tells them apart (measured in bench/retrieval_lab)."""
+    "Apple Inc. (AAPL) | Form 10-Q Q3 2023 | Item 2". Chunks of filings look alike across
+    companies and quarters; the header is what tells them apart (bench/retrieval_lab)."""
     company = document.company.name if document.company else ""
     who = f"{company} ({document.ticker})" if company and document.ticker else company
     form = f"Form {document.doc_type}" if document.doc_type != Document.DocType.OTHER else ""
     what = " ".join(part for part in (form, _period_label(document)) if part)
-    return " | ".join(part for part in (who or document.title, what) if part)
+    return contextual_header(company=who or document.title, period=what, section=section)
 
 
 def _period_label(document: Document) -> str:
@@ -301,19 +306,15 @@ def document_ingest(*, document_id: int, embedder: Embedder | None = None) -> In
         return IngestOutcome(document.pk, Document.Status.FAILED, 0, 0, 0, exc.message)
     _set_progress(document.pk, 15)
     _apply_parsed_metadata(document, parsed.title, parsed.metadata)
-    header = chunk_header_prefix(document)
-    headers_by_section: dict[str, str] = {}
-
-    def header_for(section: str) -> str:
-        if section not in headers_by_section:
-            headers_by_section[section] = f"{header} | {section}" if section else header
-        return headers_by_section[section]
-
-    longest = max(
-        (minilm_token_count(header_for(page.section)) for page in parsed.pages), default=0
-    )
+    headers_by_section = {
+        page.section: chunk_header(document, page.section) for page in parsed.pages
+    }
+    longest = max((minilm_token_count(h) for h in headers_by_section.values()), default=0)
     chunks = chunk_pages(parsed.pages, header_tokens=longest + 1)
-    headers = [header_for(chunk.section) for chunk in chunks]
+    headers = [
+        headers_by_section.get(chunk.section) or chunk_header(document, chunk.section)
+        for chunk in chunks
+    ]
     texts = [
         text_for_embedding(chunk, header=header)
         for chunk, header in zip(chunks, headers, strict=True)
