@@ -19,7 +19,7 @@ import hashlib
 import math
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
@@ -44,6 +44,7 @@ from agents.providers.base import word_pieces
 from agents.providers.failover import enabled_provider_names, provider_settings_from_django
 from agents.providers.offline import OFFLINE_MODEL
 from agents.tokens import count_request_tokens, estimate_tokens
+from agents.tools import ToolResult
 from billing.answer_cache import (
     answer_cache_enabled,
     answer_cache_get,
@@ -146,32 +147,55 @@ def _embedding_cost(question: str) -> tuple[Decimal, int]:
     return tokens_cost(price=price, input_tokens=tokens, output_tokens=0), tokens
 
 
+# What one tool round adds to the next call's prompt besides the model's own output: the call's
+# framing and the calculator's one-line result, generously.
+TOOL_RESULT_TOKENS = 256
+
+
+def tool_rounds_allowed() -> int:
+    if not getattr(settings, "AGENT_TOOLS_ENABLED", True):
+        return 0
+    return int(getattr(settings, "AGENT_MAX_TOOL_ROUNDS", 2))
+
+
+def with_tool_rounds(prompt: int, max_tokens: int, rounds: int) -> tuple[int, int]:
+    """Input and output tokens of a turn that calls tools `rounds` times before answering: each
+    call may write max_tokens, and each later call re-reads everything before it."""
+    calls = rounds + 1
+    growth = max_tokens + TOOL_RESULT_TOKENS
+    input_tokens = calls * prompt + growth * rounds * calls // 2
+    return input_tokens, calls * max_tokens
+
+
 def plan_worst_case(*, tier: str, question: str) -> Plan:
     """Before retrieval: the largest prompt the pipeline may send (the context budget, with the
-    tokenizer margin) plus max_tokens of output, on the dearest model of the chain, plus the
-    question's embedding."""
+    tokenizer margin) plus max_tokens of output, for every call a turn with tool rounds may make,
+    on the dearest model of the chain, plus the question's embedding."""
     max_tokens = int(getattr(settings, "LLM_MAX_TOKENS", 1024))
     context = int(getattr(settings, "LLM_CONTEXT_TOKENS", 16000))
     prompt = math.ceil(max(0, context - max_tokens) * _margin())
+    input_tokens, output_tokens = with_tool_rounds(prompt, max_tokens, tool_rounds_allowed())
     embed_usd, embed_tokens = _embedding_cost(question)
     costs = [
         tokens_cost(
             price=price_get(provider=provider, model=model),
-            input_tokens=prompt,
-            output_tokens=max_tokens,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
         )
         for provider, model in chain_models(tier)
     ]
     return Plan(
         amount_usd=max(costs) + embed_usd,
-        tokens=prompt + max_tokens + embed_tokens,
+        tokens=input_tokens + output_tokens + embed_tokens,
         estimate_usd=max(costs) + embed_usd,
     )
 
 
 def plan_for_request(*, tier: str, request: ModelRequest, question: str) -> Plan:
     """With the final prompt: the estimate is the chain's first model answering with up to
-    max_tokens; the hold is the dearest model with the tokenizer margin on the counted prompt."""
+    max_tokens in one call; the hold is the dearest model with the tokenizer margin on the counted
+    prompt, for every call the turn's tool rounds may make."""
+    rounds = tool_rounds_allowed() if request.tools else 0
     embed_usd, embed_tokens = _embedding_cost(question)
     holds: list[tuple[Decimal, int]] = []
     estimate: Decimal | None = None
@@ -183,10 +207,11 @@ def plan_for_request(*, tier: str, request: ModelRequest, question: str) -> Plan
                 price=price, input_tokens=counted, output_tokens=request.max_tokens
             )
         padded = math.ceil(counted * _margin())
+        input_tokens, output_tokens = with_tool_rounds(padded, request.max_tokens, rounds)
         holds.append(
             (
-                tokens_cost(price=price, input_tokens=padded, output_tokens=request.max_tokens),
-                padded + request.max_tokens,
+                tokens_cost(price=price, input_tokens=input_tokens, output_tokens=output_tokens),
+                input_tokens + output_tokens,
             )
         )
     hold_usd = max(h[0] for h in holds)
@@ -445,6 +470,8 @@ def _store(
     answering = _answering(ctx)
     if not answer or answering is None or answering.outcome != "ok":
         return
+    if any(not result.ok for result in ctx.tool_results):
+        return  # a calculation that failed or timed out is worth trying again
     usage = usage or answering.usage
     answer_cache_put(
         key=key,
@@ -457,8 +484,43 @@ def _store(
             cached_input_tokens=usage.cached_input_tokens if usage else 0,
             cache_write_input_tokens=usage.cache_creation_input_tokens if usage else 0,
             passages=tuple(asdict(p) for p in request.passages),
+            tools=tuple(
+                {"name": r.name, "arguments": r.arguments, "output": r.output}
+                for r in ctx.tool_results
+            ),
         ),
     )
+
+
+def _replay(
+    ctx: RunContext, entry: CachedAnswer, saved: Decimal, started: float
+) -> Iterator[StreamEvent]:
+    ctx.state[STATE_HIT] = {
+        "provider": entry.provider,
+        "model": entry.model,
+        "saved_usd": str(saved),
+    }
+    ctx.state[STATE_CACHE_HIT] = True
+    ctx.tool_results.extend(
+        ToolResult(name=t["name"], arguments=t["arguments"], output=t["output"])
+        for t in entry.tools
+    )
+    elapsed = int((time.perf_counter() - started) * 1000)
+    usage = ModelUsage(provider=CACHE_PROVIDER, model=entry.model, input_tokens=0, output_tokens=0)
+    ctx.attempts.append(
+        AttemptRecord(
+            provider=CACHE_PROVIDER,
+            model=entry.model,
+            outcome="ok",
+            latency_ms=elapsed,
+            first_token_ms=elapsed,
+            usage=usage,
+        )
+    )
+    for piece in word_pieces(entry.answer):
+        yield TextDelta(piece)
+    yield UsageReport(usage)
+    yield StreamEnd("end_turn")
 
 
 class AnswerCacheHook(Hook):
@@ -473,7 +535,13 @@ class AnswerCacheHook(Hook):
             return call
         chain = tuple(str(name) for name in ctx.state.get("chain") or ())
 
+        key = ""
+        # With tools, one answer spans several model calls (tool rounds); the cache keeps and
+        # replays the text of all of them, with the calculations, as one answer.
+        parts: list[str] = []
+
         async def cached(request: ModelRequest) -> AsyncIterator[StreamEvent]:
+            nonlocal key
             started = time.perf_counter()
 
             def look_up() -> tuple[str, CachedAnswer | None, Decimal]:
@@ -483,41 +551,19 @@ class AnswerCacheHook(Hook):
                     return key, None, Decimal(0)
                 return key, entry, _saved_usd(entry)
 
-            key, entry, saved = await sync_to_async(look_up)()
-            if entry is not None:
-                ctx.state[STATE_HIT] = {
-                    "provider": entry.provider,
-                    "model": entry.model,
-                    "saved_usd": str(saved),
-                }
-                ctx.state[STATE_CACHE_HIT] = True
-                elapsed = int((time.perf_counter() - started) * 1000)
-                usage = ModelUsage(
-                    provider=CACHE_PROVIDER, model=entry.model, input_tokens=0, output_tokens=0
-                )
-                ctx.attempts.append(
-                    AttemptRecord(
-                        provider=CACHE_PROVIDER,
-                        model=entry.model,
-                        outcome="ok",
-                        latency_ms=elapsed,
-                        first_token_ms=elapsed,
-                        usage=usage,
-                    )
-                )
-                for piece in word_pieces(entry.answer):
-                    yield TextDelta(piece)
-                yield UsageReport(usage)
-                yield StreamEnd("end_turn")
-                return
-            parts: list[str] = []
+            if not request.tool_rounds:
+                key, entry, saved = await sync_to_async(look_up)()
+                if entry is not None:
+                    for event in _replay(ctx, entry, saved, started):
+                        yield event
+                    return
             usage_seen: ModelUsage | None = None
             async for event in call(request):
                 if isinstance(event, TextDelta):
                     parts.append(event.text)
                 elif isinstance(event, UsageReport):
                     usage_seen = event.usage
-                elif isinstance(event, StreamEnd) and event.stop_reason == "end_turn":
+                elif isinstance(event, StreamEnd) and event.stop_reason == "end_turn" and key:
                     await sync_to_async(_store)(ctx, key, request, "".join(parts), usage_seen)
                 yield event
 

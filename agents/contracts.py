@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 AttemptOutcome = Literal["ok", "error", "timeout", "circuit_open", "interrupted"]
 
@@ -29,11 +29,53 @@ class ChatMessage:
 
 
 @dataclass(frozen=True)
+class ToolDefinition:
+    """A tool the model may call: its name, what it does, and its arguments as JSON Schema."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolUse:
+    """The model asks for a tool call. `arguments_error` says why the arguments could not be
+    read (not JSON, not an object); the call is then answered with that error, not run."""
+
+    call_id: str
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    arguments_error: str = ""
+
+
+@dataclass(frozen=True)
+class ToolExchange:
+    """One tool call the model made and the output we sent back."""
+
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+    output: str
+    is_error: bool = False
+
+
+@dataclass(frozen=True)
+class ToolRound:
+    """One model turn that ended by calling tools: the text it wrote first and the calls with
+    their outputs. Providers render these into their own wire format on the next call."""
+
+    text: str
+    exchanges: tuple[ToolExchange, ...]
+
+
+@dataclass(frozen=True)
 class ModelRequest:
     """What one model call needs.
 
     Real providers send `system` and `messages` (the engine has already rendered the passages into
-    them); the offline provider answers from `question` and `passages` directly.
+    them), then the `tool_rounds` of this turn so far; the offline provider answers from
+    `question` and `passages` directly. `tools` are offered to the model; with `tool_choice`
+    "none" they are described but may not be called (the last round must answer in text).
     """
 
     system: str
@@ -42,6 +84,9 @@ class ModelRequest:
     passages: tuple[ContextPassage, ...] = ()
     max_tokens: int = 1024
     temperature: float = 0.0
+    tools: tuple[ToolDefinition, ...] = ()
+    tool_rounds: tuple[ToolRound, ...] = ()
+    tool_choice: Literal["auto", "none"] = "auto"
 
 
 @dataclass(frozen=True)
@@ -90,7 +135,8 @@ class UsageReport:
 class StreamEnd:
     """The answer is complete.
 
-    `stop_reason` is normalised: "end_turn", "max_tokens", "refusal", or the provider's own word.
+    `stop_reason` is normalised: "end_turn", "max_tokens", "tool_use" (the ToolUse events before
+    it want answers), "refusal", or the provider's own word.
     """
 
     stop_reason: str
@@ -105,7 +151,7 @@ class ProviderSwitched:
     reason: str
 
 
-StreamEvent = TextDelta | UsageReport | StreamEnd | ProviderSwitched
+StreamEvent = TextDelta | ToolUse | UsageReport | StreamEnd | ProviderSwitched
 
 
 @dataclass(frozen=True)

@@ -157,7 +157,6 @@ class ToolTimeoutHook(Hook):
                     output="Error: the tool timed out.",
                     error="timeout",
                 )
-            ctx.tool_results.append(result)
             return result
 
         return guarded

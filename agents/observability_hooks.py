@@ -253,6 +253,9 @@ class TracingHook(Hook):
                 },
             ) as span:
                 result = await call(name, arguments)
+                span.set_attribute(
+                    "rag.tool.output", await asyncio.to_thread(pii_scrub_for_logs, result.output)
+                )
                 if result.error:
                     span.set_attribute("error.type", str(result.error))
                     span.set_status(Status(StatusCode.ERROR, str(result.error)))

@@ -12,9 +12,9 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -29,6 +29,9 @@ from agents.contracts import (
     ProviderSwitched,
     StreamEvent,
     TextDelta,
+    ToolExchange,
+    ToolRound,
+    ToolUse,
     UsageReport,
 )
 from agents.engines.citation import (
@@ -41,9 +44,10 @@ from agents.engines.retriever import ChunkSearchRetriever
 from agents.engines.subquestions import decompose
 from agents.events import TurnEvent, error_frame, frame
 from agents.models import Checkpoint, Conversation, Message
-from agents.pipeline import Pipeline, RunContext, RunOutcome
+from agents.pipeline import Pipeline, RunContext, RunOutcome, ToolCall
 from agents.providers.base import ProviderError
 from agents.selectors import conversation_get
+from agents.tools import ToolResult, tool_call, tool_definitions
 from monitoring.pii import pii_restore
 from retrieval.contracts import RetrievedChunk, SearchFilters
 from retrieval.selectors import company_directory
@@ -176,7 +180,12 @@ def _save_turn(
                         "status": status,
                         "retrieved_chunk_ids": chunk_ids,
                         "tool_results": [
-                            {"name": t.name, "arguments": t.arguments, "output": t.output}
+                            {
+                                "name": t.name,
+                                "arguments": t.arguments,
+                                "output": t.output,
+                                "error": t.error,
+                            }
                             for t in ctx.tool_results
                         ],
                         "provider": message.provider,
@@ -253,6 +262,41 @@ async def _after_model_for_new_attempts(pipeline: Pipeline, ctx: RunContext) -> 
 async def _no_model(request: ModelRequest) -> AsyncIterator[StreamEvent]:
     raise ProviderUnavailable("No model provider is configured in the hook pipeline.")
     yield  # pragma: no cover - makes this an async generator
+
+
+async def _run_tool(name: str, arguments: dict[str, Any]) -> ToolResult:
+    """The innermost tool call, wrapped by the wrap_tool_call hooks (timeouts, tracing)."""
+    return await asyncio.to_thread(tool_call, name, arguments)
+
+
+async def _answer_tool_use(ctx: RunContext, run_tool: ToolCall, use: ToolUse) -> ToolExchange:
+    """Run one tool call the model asked for; arguments it could not write are an error result."""
+    if use.arguments_error:
+        result = ToolResult(
+            name=use.name,
+            arguments={},
+            output=f"Error: {use.arguments_error}",
+            error=use.arguments_error,
+        )
+    else:
+        result = await run_tool(use.name, use.arguments)
+    ctx.tool_results.append(result)
+    return ToolExchange(
+        call_id=use.call_id,
+        name=use.name,
+        arguments=use.arguments,
+        output=result.output,
+        is_error=not result.ok,
+    )
+
+
+def _tool_frame(result: ToolResult) -> dict[str, Any]:
+    return {
+        "name": result.name,
+        "arguments": result.arguments,
+        "output": result.output,
+        "error": result.error,
+    }
 
 
 @dataclass
@@ -346,14 +390,17 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
         chunk_ids = list(chunks)
         ctx.state["sub_questions"] = sub_questions
         passages = passages_from_nodes(nodes)
+        tools = tool_definitions() if getattr(settings, "AGENT_TOOLS_ENABLED", True) else ()
         request = build_request(
             question=standalone,
             passages=passages,
             history=tuple(history),
             max_tokens=int(getattr(settings, "LLM_MAX_TOKENS", 1024)),
+            tools=tools,
         )
         request = await pipeline.before_model(ctx, request)
         call = pipeline.model_call(ctx, _no_model)
+        run_tool = pipeline.tool_call(ctx, _run_tool)
         yield frame(
             "start",
             query_id=str(ctx.query_id),
@@ -366,19 +413,46 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
             sub_questions=sub_questions,
         )
         restorer = _PlaceholderRestorer(ctx.pii_mapping)
-        async for event in call(request):
+        max_rounds = int(getattr(settings, "AGENT_MAX_TOOL_ROUNDS", 2))
+        rounds: list[ToolRound] = []
+        shown_tools = 0
+        while True:
+            # The last round may still see the tools described but must answer in text.
+            choice: Literal["auto", "none"] = "none" if len(rounds) >= max_rounds else "auto"
+            round_request = replace(request, tool_rounds=tuple(rounds), tool_choice=choice)
+            round_text: list[str] = []
+            uses: list[ToolUse] = []
+            async for event in call(round_request):
+                await _after_model_for_new_attempts(pipeline, ctx)
+                if isinstance(event, TextDelta):
+                    round_text.append(event.text)
+                    text = restorer.feed(event.text)
+                    if text:
+                        answer_parts.append(text)
+                        yield frame("token", text=text)
+                elif isinstance(event, ToolUse):
+                    uses.append(event)
+                elif isinstance(event, ProviderSwitched):
+                    failovers.append(
+                        {
+                            "from": event.from_provider,
+                            "to": event.to_provider,
+                            "reason": event.reason,
+                        }
+                    )
+                elif isinstance(event, UsageReport):
+                    pass  # attempts carry usage; the ledger and metrics read them in the hooks
             await _after_model_for_new_attempts(pipeline, ctx)
-            if isinstance(event, TextDelta):
-                text = restorer.feed(event.text)
-                if text:
-                    answer_parts.append(text)
-                    yield frame("token", text=text)
-            elif isinstance(event, ProviderSwitched):
-                failovers.append(
-                    {"from": event.from_provider, "to": event.to_provider, "reason": event.reason}
-                )
-            elif isinstance(event, UsageReport):
-                pass  # attempts carry usage; the ledger and metrics read them in the hooks
+            if choice == "none":
+                uses = []  # a model ignoring tool_choice "none" gets no further round
+            exchanges = [await _answer_tool_use(ctx, run_tool, use) for use in uses]
+            # Calculations the cache replayed are in ctx.tool_results too; show each once.
+            for result in ctx.tool_results[shown_tools:]:
+                yield frame("tool", **_tool_frame(result))
+            shown_tools = len(ctx.tool_results)
+            if not uses:
+                break
+            rounds.append(ToolRound(text="".join(round_text), exchanges=tuple(exchanges)))
         tail = restorer.flush()
         if tail:
             answer_parts.append(tail)
@@ -391,8 +465,6 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
             data["text"] = pii_restore(citation.snippet, ctx.pii_mapping)
             citations.append(data)
             yield frame("citation", **data)
-        for result in ctx.tool_results:
-            yield frame("tool", name=result.name, arguments=result.arguments, output=result.output)
         status = "ok"
     except ProviderError as exc:
         status = "error"

@@ -19,6 +19,7 @@ directory is pointed there before tiktoken loads an encoding.
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 import os
 from functools import cache
@@ -37,6 +38,9 @@ CLAUDE_CL100K_FACTOR = 1.15
 # that the same overhead keeps estimates within the tokenizer's own error.
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_REPLY = 3
+# Anthropic documents a tool-use system prompt of a few hundred tokens added whenever tools are
+# offered (346 for auto tool choice on current models); OpenAI's is smaller. The larger is used.
+TOOLS_OVERHEAD = 346
 
 _O200K_PREFIXES = (
     "gpt-4o",
@@ -109,6 +113,17 @@ def count_request_tokens(provider: str, model: str, request: ModelRequest) -> in
         total += TOKENS_PER_MESSAGE + estimate_tokens(provider, model, request.system)
     for message in request.messages:
         total += TOKENS_PER_MESSAGE + estimate_tokens(provider, model, message.content)
+    if request.tools:
+        # Providers render the definitions into the prompt as JSON with some framing of their own.
+        definitions = json.dumps(
+            [[tool.name, tool.description, tool.parameters] for tool in request.tools]
+        )
+        total += TOOLS_OVERHEAD + estimate_tokens(provider, model, definitions)
+    for tool_round in request.tool_rounds:
+        total += 2 * TOKENS_PER_MESSAGE + estimate_tokens(provider, model, tool_round.text)
+        for exchange in tool_round.exchanges:
+            call = f"{exchange.call_id}{exchange.name}{json.dumps(exchange.arguments)}"
+            total += TOKENS_PER_MESSAGE + estimate_tokens(provider, model, call + exchange.output)
     return total
 
 

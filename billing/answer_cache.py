@@ -94,6 +94,7 @@ def answer_cache_get(*, key: str) -> CachedAnswer | None:
     try:
         data = json.loads(raw)
         data["passages"] = tuple(data.get("passages") or ())
+        data["tools"] = tuple(data.get("tools") or ())
         entry = CachedAnswer(**data)
     except (ValueError, TypeError):
         # An entry written by an older shape of this code: treat as a miss, it will be replaced.

@@ -162,7 +162,8 @@ class StreamSlot:
 class CachedAnswer:
     """An answer kept in the answer cache: its text, what produced it, and what it cost.
 
-    `passages` is opaque to billing: the agents layer stores what it needs to rebuild citations.
+    `passages` and `tools` are opaque to billing: the agents layer stores what it needs to
+    rebuild citations and show the calculations the answer used.
     """
 
     answer: str
@@ -174,6 +175,7 @@ class CachedAnswer:
     cache_write_input_tokens: int = 0
     passages: tuple[dict[str, Any], ...] = ()
     created_at: str = ""
+    tools: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from llama_index.core.query_engine.citation_query_engine import CITATION_QA_TEMPLATE
 from llama_index.core.schema import NodeWithScore
 
-from agents.contracts import ChatMessage, ContextPassage, ModelRequest
+from agents.contracts import ChatMessage, ContextPassage, ModelRequest, ToolDefinition
 
 SYSTEM_PROMPT = (
     "You are a careful financial analyst's assistant. You answer questions about SEC filings and "
@@ -21,6 +21,12 @@ SYSTEM_PROMPT = (
     "source gives them, with units and periods. If the sources do not contain the answer, say "
     "so plainly instead of guessing. Personal data may appear as placeholders like <EMAIL_1>: "
     "keep them unchanged."
+)
+TOOLS_INSTRUCTION = (
+    " For any arithmetic (growth rates, changes, margins, CAGR, ratios such as P/E, per-share "
+    "figures, sums and averages) call the calculator tools with the figures as the sources give "
+    "them instead of computing in your head, then report the tool's result and cite the sources "
+    "of its inputs."
 )
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 _FOLLOW_UP = re.compile(
@@ -81,14 +87,16 @@ def build_request(
     passages: tuple[ContextPassage, ...],
     history: tuple[ChatMessage, ...],
     max_tokens: int,
+    tools: tuple[ToolDefinition, ...] = (),
 ) -> ModelRequest:
     prompt = CITATION_QA_TEMPLATE.format(context_str=render_sources(passages), query_str=question)
     return ModelRequest(
-        system=SYSTEM_PROMPT,
+        system=SYSTEM_PROMPT + (TOOLS_INSTRUCTION if tools else ""),
         messages=(*history, ChatMessage(role="user", content=prompt)),
         question=question,
         passages=passages,
         max_tokens=max_tokens,
+        tools=tools,
     )
 
 

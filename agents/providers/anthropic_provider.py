@@ -23,6 +23,7 @@ from agents.providers.base import (
     normalise_stop_reason,
     parse_retry_after,
     retryable_status,
+    tool_use_from_json,
 )
 from agents.tokens import estimate_tokens
 
@@ -82,8 +83,17 @@ class AnthropicProvider(LLMProvider):
         params: dict[str, Any] = {
             "model": self.model,
             "max_tokens": max_tokens,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [
+                *({"role": m.role, "content": m.content} for m in request.messages),
+                *_tool_round_messages(request),
+            ],
         }
+        if request.tools:
+            params["tools"] = [
+                {"name": t.name, "description": t.description, "input_schema": t.parameters}
+                for t in request.tools
+            ]
+            params["tool_choice"] = {"type": request.tool_choice}
         if request.system:
             block: dict[str, Any] = {"type": "text", "text": request.system}
             if self.cache_system_prompt:
@@ -110,6 +120,8 @@ class AnthropicProvider(LLMProvider):
         counters: dict[str, int] = {}
         output_tokens: int | None = None
         stop_reason: str | None = None
+        # Tool calls arrive as a content block whose JSON arguments stream in fragments.
+        tool_blocks: dict[int, tuple[str, str, list[str]]] = {}
         sdk_stream = None
         try:
             sdk_stream = await self._client().messages.create(**self._params(request), stream=True)
@@ -118,6 +130,15 @@ class AnthropicProvider(LLMProvider):
                     if event.delta.text:
                         streamed.append(event.delta.text)
                         yield TextDelta(event.delta.text)
+                elif event.type == "content_block_start" and event.content_block.type == "tool_use":
+                    block = event.content_block
+                    tool_blocks[event.index] = (block.id, block.name, [])
+                elif event.type == "content_block_delta" and event.delta.type == "input_json_delta":
+                    if event.index in tool_blocks:
+                        tool_blocks[event.index][2].append(event.delta.partial_json)
+                elif event.type == "content_block_stop" and event.index in tool_blocks:
+                    call_id, name, fragments = tool_blocks.pop(event.index)
+                    yield tool_use_from_json(call_id, name, "".join(fragments))
                 elif event.type == "message_start":
                     _merge_counters(counters, event.message.usage)
                     output_tokens = event.message.usage.output_tokens
@@ -196,6 +217,35 @@ class AnthropicProvider(LLMProvider):
             kind="protocol",
             **common,
         )
+
+
+def _tool_round_messages(request: ModelRequest) -> list[dict[str, Any]]:
+    """Each tool round as the assistant's tool_use blocks and the user's tool_result blocks."""
+    messages: list[dict[str, Any]] = []
+    for tool_round in request.tool_rounds:
+        content: list[dict[str, Any]] = []
+        if tool_round.text:
+            content.append({"type": "text", "text": tool_round.text})
+        content += [
+            {"type": "tool_use", "id": x.call_id, "name": x.name, "input": x.arguments}
+            for x in tool_round.exchanges
+        ]
+        messages.append({"role": "assistant", "content": content})
+        messages.append(
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": x.call_id,
+                        "content": x.output,
+                        "is_error": x.is_error,
+                    }
+                    for x in tool_round.exchanges
+                ],
+            }
+        )
+    return messages
 
 
 def _merge_counters(counters: dict[str, int], usage: Any) -> None:

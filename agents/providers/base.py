@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import re
 import weakref
 from abc import ABC, abstractmethod
@@ -16,6 +17,7 @@ from agents.contracts import (
     ModelUsage,
     StreamEvent,
     TextDelta,
+    ToolUse,
     UsageReport,
 )
 from agents.tokens import count_request_tokens, estimate_tokens
@@ -159,10 +161,30 @@ class LLMProvider(ABC):
 
 
 def normalise_stop_reason(reason: str | None) -> str:
-    mapping = {"stop": "end_turn", "length": "max_tokens", "content_filter": "refusal"}
+    mapping = {
+        "stop": "end_turn",
+        "length": "max_tokens",
+        "content_filter": "refusal",
+        "tool_calls": "tool_use",
+        "function_call": "tool_use",
+    }
     if not reason:
         return "end_turn"
     return mapping.get(reason, reason)
+
+
+def tool_use_from_json(call_id: str, name: str, raw: str) -> ToolUse:
+    """A ToolUse from the argument JSON a model streamed; unreadable arguments are kept as an
+    error for the model to correct rather than raised."""
+    if not raw.strip():
+        return ToolUse(call_id=call_id, name=name, arguments={})
+    try:
+        arguments = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return ToolUse(call_id, name, {}, f"The arguments were not valid JSON ({exc.msg}).")
+    if not isinstance(arguments, dict):
+        return ToolUse(call_id, name, {}, "The arguments must be a JSON object.")
+    return ToolUse(call_id=call_id, name=name, arguments=arguments)
 
 
 ClientT = TypeVar("ClientT")

@@ -26,6 +26,7 @@ from agents.contracts import (
     StreamEnd,
     StreamEvent,
     TextDelta,
+    ToolUse,
     UsageReport,
 )
 from agents.providers.base import LLMProvider, ProviderError
@@ -294,6 +295,9 @@ class FailoverChain:
         started = loop.time()
         first_token_at: float | None = None
         text: list[str] = []
+        # Tool calls are held until the response is complete: a call from an answer that then
+        # fails must not run, and the next provider starts the round over.
+        tool_uses: list[ToolUse] = []
         usage: ModelUsage | None = None
         stop_reason = "end_turn"
         upstream = provider.stream(request)
@@ -327,6 +331,10 @@ class FailoverChain:
                         first_token_at = loop.time()
                     text.append(event.text)
                     yield event
+                elif isinstance(event, ToolUse):
+                    if first_token_at is None:
+                        first_token_at = loop.time()
+                    tool_uses.append(event)
                 elif isinstance(event, UsageReport):
                     usage = event.usage
                 elif isinstance(event, StreamEnd):
@@ -382,6 +390,8 @@ class FailoverChain:
         # Recorded before the last events go out: the answer is complete even if the consumer
         # stops reading at StreamEnd.
         await self._record(provider, "ok", elapsed_ms(), first_token_ms(), usage, "")
+        for tool_use in tool_uses:
+            yield tool_use
         yield UsageReport(usage)
         yield StreamEnd(stop_reason)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -23,6 +24,7 @@ from agents.providers.base import (
     normalise_stop_reason,
     parse_retry_after,
     retryable_status,
+    tool_use_from_json,
 )
 
 # A current small model the installed SDK does not list as deprecated
@@ -79,16 +81,30 @@ class OpenAIProvider(LLMProvider):
         max_tokens = request.max_tokens
         if self.max_output_tokens is not None:
             max_tokens = min(max_tokens, self.max_output_tokens)
-        messages: list[dict[str, str]] = []
+        messages: list[dict[str, Any]] = []
         if request.system:
             messages.append({"role": "system", "content": request.system})
         messages.extend({"role": m.role, "content": m.content} for m in request.messages)
+        messages.extend(_tool_round_messages(request))
         params: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
             # max_tokens is deprecated and refused by reasoning models; this one works for all.
             "max_completion_tokens": max_tokens,
         }
+        if request.tools:
+            params["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": t.name,
+                        "description": t.description,
+                        "parameters": t.parameters,
+                    },
+                }
+                for t in request.tools
+            ]
+            params["tool_choice"] = request.tool_choice
         if not self.model.lower().startswith(_REASONING_PREFIXES):
             params["temperature"] = request.temperature
         return params
@@ -108,6 +124,8 @@ class OpenAIProvider(LLMProvider):
         streamed: list[str] = []
         usage: ModelUsage | None = None
         finish_reason: str | None = None
+        # Tool calls stream as fragments keyed by index: the id and name first, then arguments.
+        tool_calls: dict[int, tuple[list[str], list[str], list[str]]] = {}
         sdk_stream = None
         try:
             sdk_stream = await self._client().chat.completions.create(
@@ -124,6 +142,13 @@ class OpenAIProvider(LLMProvider):
                     if choice.delta is not None and choice.delta.content:
                         streamed.append(choice.delta.content)
                         yield TextDelta(choice.delta.content)
+                    for call in (choice.delta.tool_calls if choice.delta else None) or ():
+                        ids, names, arguments = tool_calls.setdefault(call.index, ([], [], []))
+                        if call.id:
+                            ids.append(call.id)
+                        if call.function is not None:
+                            names.append(call.function.name or "")
+                            arguments.append(call.function.arguments or "")
                     if choice.finish_reason:
                         finish_reason = choice.finish_reason
         except ProviderError:
@@ -134,6 +159,11 @@ class OpenAIProvider(LLMProvider):
             if sdk_stream is not None:
                 await sdk_stream.close()
 
+        for index in sorted(tool_calls):
+            ids, names, arguments = tool_calls[index]
+            yield tool_use_from_json(
+                ids[0] if ids else f"call_{index}", "".join(names), "".join(arguments)
+            )
         # Some OpenAI-compatible servers ignore include_usage; an estimate beats no ledger row.
         yield UsageReport(usage or self.estimate_usage(request, "".join(streamed)))
         yield StreamEnd(normalise_stop_reason(finish_reason))
@@ -181,6 +211,31 @@ class OpenAIProvider(LLMProvider):
             kind="protocol",
             **common,
         )
+
+
+def _tool_round_messages(request: ModelRequest) -> list[dict[str, Any]]:
+    """Each tool round as an assistant message with tool_calls and one `tool` message per call."""
+    messages: list[dict[str, Any]] = []
+    for tool_round in request.tool_rounds:
+        messages.append(
+            {
+                "role": "assistant",
+                "content": tool_round.text or None,
+                "tool_calls": [
+                    {
+                        "id": x.call_id,
+                        "type": "function",
+                        "function": {"name": x.name, "arguments": json.dumps(x.arguments)},
+                    }
+                    for x in tool_round.exchanges
+                ],
+            }
+        )
+        messages.extend(
+            {"role": "tool", "tool_call_id": x.call_id, "content": x.output}
+            for x in tool_round.exchanges
+        )
+    return messages
 
 
 def _error_message(body: object) -> str:

@@ -128,14 +128,29 @@ def test_an_answer_carries_its_estimated_and_actual_cost_covering_every_attempt(
     assert_released(analyst, body["query_id"])
 
 
-def test_the_hold_covers_the_dearest_model_of_the_chain(analyst, llm_env):
+def test_the_hold_covers_the_dearest_model_of_the_chain(analyst, llm_env, settings):
     assert [p for p, _ in chain_models("pro")] == ["anthropic", "openai", "offline"]
+    embedding = estimate_tokens("openai", "text-embedding-3-small", CAPEX)
+    settings.AGENT_TOOLS_ENABLED = False
     plan = plan_worst_case(tier="pro", question=CAPEX)
     # (16,000 - 1,024) x 1.25 prompt tokens + 1,024 output on Sonnet at $3/$15 per MTok.
     assert plan.amount_usd == Decimal("0.071520")
-    assert plan.tokens == 18_720 + 1_024 + estimate_tokens(
-        "openai", "text-embedding-3-small", CAPEX
-    )
+    assert plan.tokens == 18_720 + 1_024 + embedding
+
+
+def test_the_hold_covers_every_call_of_the_tool_rounds(analyst, llm_env, settings):
+    settings.AGENT_TOOLS_ENABLED = True
+    settings.AGENT_MAX_TOOL_ROUNDS = 2
+    plan = plan_worst_case(tier="pro", question=CAPEX)
+    # Three calls: each reads the 18,720-token prompt, the second and third also every earlier
+    # call's output (1,024) and tool results (256): 3 x 18,720 + 1,280 + 2 x 1,280 = 60,000 in,
+    # 3 x 1,024 = 3,072 out, on Sonnet at $3/$15 per MTok.
+    assert plan.amount_usd == Decimal("0.226080")
+    assert plan.tokens == 60_000 + 3_072 + embedding_tokens(CAPEX)
+
+
+def embedding_tokens(text: str) -> int:
+    return estimate_tokens("openai", "text-embedding-3-small", text)
 
 
 def test_a_repeated_question_is_answered_from_the_cache_without_calling_a_model(

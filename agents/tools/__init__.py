@@ -18,6 +18,7 @@ from agents.tools.calculator import (
     ratio,
     to_decimal,
     tool_call,
+    tool_definitions,
     total,
 )
 
@@ -39,5 +40,6 @@ __all__ = [
     "ratio",
     "to_decimal",
     "tool_call",
+    "tool_definitions",
     "total",
 ]

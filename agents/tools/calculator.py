@@ -18,6 +18,7 @@ from decimal import (
 from typing import Any
 
 from accounts.errors import ValidationFailed
+from agents.contracts import ToolDefinition
 
 Number = Decimal | int | float | str
 
@@ -533,6 +534,18 @@ def _show(value: Any) -> str:
     return str(value)
 
 
+def tool_definitions() -> tuple[ToolDefinition, ...]:
+    """The calculator tools as the provider-neutral definitions a ModelRequest carries."""
+    return tuple(
+        ToolDefinition(
+            name=spec.name,
+            description=spec.description,
+            parameters=_copy_schema(spec.parameters_json_schema),
+        )
+        for spec in TOOLS.values()
+    )
+
+
 def anthropic_tool_schemas() -> list[dict[str, Any]]:
     """Tool definitions in the Anthropic Messages API format (`tools=[...]`)."""
     return [
@@ -583,5 +596,6 @@ __all__ = [
     "ratio",
     "to_decimal",
     "tool_call",
+    "tool_definitions",
     "total",
 ]

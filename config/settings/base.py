@@ -290,6 +290,10 @@ AGENT_HOOKS: list[str] = env.list(
 )
 AGENT_TOP_K = env.int("AGENT_TOP_K", default=6)
 AGENT_TOOL_TIMEOUT_SECONDS = env.float("AGENT_TOOL_TIMEOUT_SECONDS", default=5.0)
+# The finance calculator offered to the model, and how many rounds of tool calls one answer may
+# make before it must answer in text (budget holds cover every round).
+AGENT_TOOLS_ENABLED = env.bool("AGENT_TOOLS_ENABLED", default=True)
+AGENT_MAX_TOOL_ROUNDS = env.int("AGENT_MAX_TOOL_ROUNDS", default=2)
 LLM_CHAINS: dict[str, list[str]] = {
     "free": env.list("LLM_CHAIN_FREE", default=["offline"]),
     "pro": env.list("LLM_CHAIN_PRO", default=["anthropic", "openai", "offline"]),

@@ -432,7 +432,12 @@
     if (turn.citations.length) answer.append(renderSources(answer, turn.citations));
     if (turn.tools.length) {
       const tools = el("ul", { class: "tools", "aria-label": "Calculations" });
-      turn.tools.forEach((t) => tools.append(el("li", { text: t.name + ": " + JSON.stringify(t.arguments) + " = " + t.output })));
+      // The output reads "growth_percent(old=1373, new=1577) = 14.86", or "Error: ..." with the
+      // arguments the model sent.
+      turn.tools.forEach((t) => tools.append(el("li", {
+        class: t.error ? "tool-error" : null,
+        text: t.error ? t.name + "(" + JSON.stringify(t.arguments) + "): " + t.output : t.output,
+      })));
       answer.append(tools);
     }
     if (turn.usage) {

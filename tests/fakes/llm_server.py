@@ -8,8 +8,9 @@ event loop, so sync tests, async tests and the code under test can all call it. 
 - OpenAI `POST /v1/chat/completions`: JSON, or SSE `data:` chunks ending with `data: [DONE]`,
   with a final usage chunk when `stream_options.include_usage` is set.
 
-Each request takes the next scripted behaviour (`ok`, `slow`, `drop_after`, `stall_after`,
-`rate_limited`, `server_error`, `overloaded`, `error_status`, `hang`), per API or shared,
+Each request takes the next scripted behaviour (`ok`, `calls_tools`, `slow`, `drop_after`,
+`stall_after`, `rate_limited`, `server_error`, `overloaded`, `error_status`, `hang`), per API or
+shared,
 falling back to a default answer. Every request is recorded with its headers and body, and
 with whether the client closed the connection before the server had finished, which is how a
 test proves that cancelling a stream closed the upstream request.
@@ -92,6 +93,9 @@ class Behaviour:
     message: str = ""
     stop_reason: str = "end_turn"
     report_usage: bool = True
+    # (name, arguments) per tool call; arguments given as a string are sent verbatim (malformed
+    # JSON on purpose), a dict as JSON.
+    tool_calls: tuple[tuple[str, dict[str, Any] | str], ...] = ()
 
 
 def ok(
@@ -115,6 +119,16 @@ def ok(
         cached_input_tokens=cached_input_tokens,
         cache_creation_input_tokens=cache_creation_input_tokens,
         report_usage=report_usage,
+    )
+
+
+def calls_tools(
+    *calls: tuple[str, dict[str, Any] | str], text: str = "", input_tokens: int | None = None
+) -> Behaviour:
+    """A response asking for tool calls (after optional text), ending with the API's tool stop
+    reason; the arguments stream in fragments as the real APIs send them."""
+    return Behaviour(
+        "ok", text=text, tool_calls=tuple(calls), stop_reason="tool_use", input_tokens=input_tokens
     )
 
 
@@ -446,7 +460,11 @@ def _prompt_text(body: dict[str, Any]) -> str:
         if isinstance(content, str):
             parts.append(content)
         elif isinstance(content, list):
-            parts += [block.get("text", "") for block in content if isinstance(block, dict)]
+            parts += [
+                str(block.get("text") or block.get("content") or "")
+                for block in content
+                if isinstance(block, dict)
+            ]
     return " ".join(parts)
 
 
@@ -457,6 +475,9 @@ def _counts(behaviour: Behaviour, record: RecordedRequest, text: str) -> dict[st
     output_tokens = behaviour.output_tokens
     if output_tokens is None:
         output_tokens = len(_pieces(text)) if text else 0
+        output_tokens += sum(
+            len(_arguments_json(args)) // 4 + 5 for _, args in behaviour.tool_calls
+        )
     return {
         "input": input_tokens,
         "output": output_tokens,
@@ -487,7 +508,22 @@ def _openai_usage(counts: dict[str, int]) -> dict[str, Any]:
 
 
 def _openai_finish_reason(stop_reason: str) -> str:
-    return {"end_turn": "stop", "max_tokens": "length"}.get(stop_reason, stop_reason)
+    return {"end_turn": "stop", "max_tokens": "length", "tool_use": "tool_calls"}.get(
+        stop_reason, stop_reason
+    )
+
+
+def _arguments_json(arguments: dict[str, Any] | str) -> str:
+    return arguments if isinstance(arguments, str) else json.dumps(arguments)
+
+
+def _halves(text: str) -> list[str]:
+    middle = len(text) // 2
+    return [part for part in (text[:middle], text[middle:]) if part]
+
+
+def _call_id(api: Api, index: int) -> str:
+    return f"toolu_fake{index}" if api == "anthropic" else f"call_fake{index}"
 
 
 def _json_answer(api: Api, behaviour: Behaviour, record: RecordedRequest) -> dict[str, Any]:
@@ -499,7 +535,18 @@ def _json_answer(api: Api, behaviour: Behaviour, record: RecordedRequest) -> dic
             "type": "message",
             "role": "assistant",
             "model": model,
-            "content": [{"type": "text", "text": behaviour.text}],
+            "content": [
+                *([{"type": "text", "text": behaviour.text}] if behaviour.text else []),
+                *(
+                    {
+                        "type": "tool_use",
+                        "id": _call_id(api, index),
+                        "name": name,
+                        "input": json.loads(_arguments_json(arguments)),
+                    }
+                    for index, (name, arguments) in enumerate(behaviour.tool_calls)
+                ),
+            ],
             "stop_reason": behaviour.stop_reason,
             "stop_sequence": None,
             "usage": _anthropic_usage(counts, output_tokens=counts["output"]),
@@ -512,7 +559,28 @@ def _json_answer(api: Api, behaviour: Behaviour, record: RecordedRequest) -> dic
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": behaviour.text, "refusal": None},
+                "message": {
+                    "role": "assistant",
+                    "content": behaviour.text or None,
+                    "refusal": None,
+                    **(
+                        {
+                            "tool_calls": [
+                                {
+                                    "id": _call_id(api, index),
+                                    "type": "function",
+                                    "function": {
+                                        "name": name,
+                                        "arguments": _arguments_json(arguments),
+                                    },
+                                }
+                                for index, (name, arguments) in enumerate(behaviour.tool_calls)
+                            ]
+                        }
+                        if behaviour.tool_calls
+                        else {}
+                    ),
+                },
                 "finish_reason": _openai_finish_reason(behaviour.stop_reason),
                 "logprobs": None,
             }
@@ -540,18 +608,40 @@ def _anthropic_events(behaviour: Behaviour, record: RecordedRequest) -> Iterator
         "usage": _anthropic_usage(counts, output_tokens=1),
     }
     yield frame("message_start", {"type": "message_start", "message": message})
-    yield frame(
-        "content_block_start",
-        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-    )
-    yield frame("ping", {"type": "ping"})
-    for piece in _pieces(behaviour.text):
-        yield None
-        delta = {"type": "text_delta", "text": piece}
+    index = 0
+    if behaviour.text or not behaviour.tool_calls:
         yield frame(
-            "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            },
         )
-    yield frame("content_block_stop", {"type": "content_block_stop", "index": 0})
+        yield frame("ping", {"type": "ping"})
+        for piece in _pieces(behaviour.text):
+            yield None
+            delta = {"type": "text_delta", "text": piece}
+            yield frame(
+                "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
+            )
+        yield frame("content_block_stop", {"type": "content_block_stop", "index": 0})
+        index = 1
+    for number, (name, arguments) in enumerate(behaviour.tool_calls):
+        block = {"type": "tool_use", "id": _call_id("anthropic", number), "name": name, "input": {}}
+        yield frame(
+            "content_block_start",
+            {"type": "content_block_start", "index": index, "content_block": block},
+        )
+        for fragment in _halves(_arguments_json(arguments)):
+            yield None
+            delta = {"type": "input_json_delta", "partial_json": fragment}
+            yield frame(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": index, "delta": delta},
+            )
+        yield frame("content_block_stop", {"type": "content_block_stop", "index": index})
+        index += 1
     yield frame(
         "message_delta",
         {
@@ -580,6 +670,18 @@ def _openai_events(behaviour: Behaviour, record: RecordedRequest) -> Iterator[st
     for piece in _pieces(behaviour.text):
         yield None
         yield chunk({"content": piece})
+    for number, (name, arguments) in enumerate(behaviour.tool_calls):
+        yield None
+        opening = {
+            "index": number,
+            "id": _call_id("openai", number),
+            "type": "function",
+            "function": {"name": name, "arguments": ""},
+        }
+        yield chunk({"tool_calls": [opening]})
+        for fragment in _halves(_arguments_json(arguments)):
+            yield None
+            yield chunk({"tool_calls": [{"index": number, "function": {"arguments": fragment}}]})
     yield chunk({}, _openai_finish_reason(behaviour.stop_reason))
     include_usage = (record.body.get("stream_options") or {}).get("include_usage")
     if include_usage and behaviour.report_usage:
