@@ -38,6 +38,7 @@ from agents.contracts import (
     TextDelta,
     UsageReport,
 )
+from agents.engines.condense import CONDENSE_MAX_TOKENS
 from agents.models import Conversation
 from agents.pipeline import Hook, ModelCall, RunContext, RunOutcome
 from agents.providers.base import word_pieces
@@ -147,6 +148,11 @@ def _embedding_cost(question: str) -> tuple[Decimal, int]:
     return tokens_cost(price=price, input_tokens=tokens, output_tokens=0), tokens
 
 
+# A follow-up's condensing prompt: at most HISTORY_TURNS x 2 earlier messages cut to
+# CONDENSE_MESSAGE_CHARS, the question (MAX_QUESTION_CHARS) and the template: under 9,000
+# characters, so under 4,000 tokens even at an unusually dense 2.25 characters a token.
+CONDENSE_HOLD_INPUT_TOKENS = 4_000
+
 # What one tool round adds to the next call's prompt besides the model's own output: the call's
 # framing and the calculator's one-line result, generously.
 TOOL_RESULT_TOKENS = 256
@@ -167,14 +173,18 @@ def with_tool_rounds(prompt: int, max_tokens: int, rounds: int) -> tuple[int, in
     return input_tokens, calls * max_tokens
 
 
-def plan_worst_case(*, tier: str, question: str) -> Plan:
+def plan_worst_case(*, tier: str, question: str, follow_up: bool = False) -> Plan:
     """Before retrieval: the largest prompt the pipeline may send (the context budget, with the
     tokenizer margin) plus max_tokens of output, for every call a turn with tool rounds may make,
-    on the dearest model of the chain, plus the question's embedding."""
+    and a follow-up's condensing call, on the dearest model of the chain, plus the question's
+    embedding."""
     max_tokens = int(getattr(settings, "LLM_MAX_TOKENS", 1024))
     context = int(getattr(settings, "LLM_CONTEXT_TOKENS", 16000))
     prompt = math.ceil(max(0, context - max_tokens) * _margin())
     input_tokens, output_tokens = with_tool_rounds(prompt, max_tokens, tool_rounds_allowed())
+    if follow_up:
+        input_tokens += CONDENSE_HOLD_INPUT_TOKENS
+        output_tokens += CONDENSE_MAX_TOKENS
     embed_usd, embed_tokens = _embedding_cost(question)
     costs = [
         tokens_cost(
@@ -191,10 +201,13 @@ def plan_worst_case(*, tier: str, question: str) -> Plan:
     )
 
 
-def plan_for_request(*, tier: str, request: ModelRequest, question: str) -> Plan:
+def plan_for_request(
+    *, tier: str, request: ModelRequest, question: str, spent_usd: Decimal = Decimal(0)
+) -> Plan:
     """With the final prompt: the estimate is the chain's first model answering with up to
     max_tokens in one call; the hold is the dearest model with the tokenizer margin on the counted
-    prompt, for every call the turn's tool rounds may make."""
+    prompt, for every call the turn's tool rounds may make, on top of what the turn has already
+    spent (a follow-up's condensing call)."""
     rounds = tool_rounds_allowed() if request.tools else 0
     embed_usd, embed_tokens = _embedding_cost(question)
     holds: list[tuple[Decimal, int]] = []
@@ -217,9 +230,9 @@ def plan_for_request(*, tier: str, request: ModelRequest, question: str) -> Plan
     hold_usd = max(h[0] for h in holds)
     hold_tokens = max(h[1] for h in holds)
     return Plan(
-        amount_usd=hold_usd + embed_usd,
+        amount_usd=hold_usd + embed_usd + spent_usd,
         tokens=hold_tokens + embed_tokens,
-        estimate_usd=(estimate or Decimal(0)) + embed_usd,
+        estimate_usd=(estimate or Decimal(0)) + embed_usd + spent_usd,
     )
 
 
@@ -318,7 +331,7 @@ class BudgetHook(Hook):
 
     async def before_agent(self, ctx: RunContext) -> None:
         def hold() -> tuple[Plan, Reservation]:
-            plan = plan_worst_case(tier=ctx.tier, question=ctx.question)
+            plan = plan_worst_case(tier=ctx.tier, question=ctx.question, follow_up=ctx.is_follow_up)
             reservation = budget_reserve(
                 tenant=ctx.tenant,
                 user=ctx.user,
@@ -345,15 +358,20 @@ class BudgetHook(Hook):
             }
 
     async def before_model(self, ctx: RunContext, request: ModelRequest) -> ModelRequest:
-        if ctx.state.get(STATE_EMBEDDING):
+        if ctx.state.get(STATE_EMBEDDING) or request.purpose != "answer":
             return request
         # The first model request of the run: retrieval has embedded the question by now.
         ctx.state[STATE_EMBEDDING] = True
         held: Reservation | None = ctx.state.get(STATE_RESERVATION)
 
+        # A follow-up's condensing call is already on the ledger: the hold keeps covering it.
+        spent = ctx.cost_usd
+
         def refine() -> tuple[Decimal, Plan, Reservation | None]:
             embedded = _record_embedding(ctx)
-            plan = plan_for_request(tier=ctx.tier, request=request, question=ctx.question)
+            plan = plan_for_request(
+                tier=ctx.tier, request=request, question=ctx.question, spent_usd=spent
+            )
             reservation = held
             if reservation is not None and (
                 plan.amount_usd < reservation.amount_usd or plan.tokens < reservation.tokens

@@ -87,6 +87,9 @@ class ModelRequest:
     tools: tuple[ToolDefinition, ...] = ()
     tool_rounds: tuple[ToolRound, ...] = ()
     tool_choice: Literal["auto", "none"] = "auto"
+    # "condense" rewrites a follow-up as a standalone question before retrieval; hooks that shape
+    # or price the answer's prompt (context trim, the budget's refined hold, the cache) skip it.
+    purpose: Literal["answer", "condense"] = "answer"
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,8 @@ class ContextTrimHook(Hook):
     name = "context_trim"
 
     async def before_model(self, ctx: RunContext, request: ModelRequest) -> ModelRequest:
+        if request.purpose != "answer":
+            return request
         budget = int(getattr(settings, "LLM_CONTEXT_TOKENS", 8000)) - request.max_tokens
 
         def size(req: ModelRequest) -> int:

@@ -34,17 +34,18 @@ from agents.contracts import (
     ToolUse,
     UsageReport,
 )
-from agents.engines.citation import (
-    build_request,
-    citations_for,
-    condense_question,
-    passages_from_nodes,
+from agents.engines.citation import build_request, citations_for, passages_from_nodes
+from agents.engines.condense import (
+    condense_heuristic,
+    condense_request,
+    condensed_text,
+    looks_like_follow_up,
 )
 from agents.engines.retriever import ChunkSearchRetriever
 from agents.engines.subquestions import decompose
 from agents.events import TurnEvent, error_frame, frame
 from agents.models import Checkpoint, Conversation, Message
-from agents.pipeline import Pipeline, RunContext, RunOutcome, ToolCall
+from agents.pipeline import ModelCall, Pipeline, RunContext, RunOutcome, ToolCall
 from agents.providers.base import ProviderError
 from agents.selectors import conversation_get
 from agents.tools import ToolResult, tool_call, tool_definitions
@@ -299,6 +300,36 @@ def _tool_frame(result: ToolResult) -> dict[str, Any]:
     }
 
 
+async def _condense(
+    ctx: RunContext, pipeline: Pipeline, call: ModelCall, prepared: PreparedTurn
+) -> str:
+    """The follow-up as a standalone question: the chain's model rewrites it (masked, billed,
+    with failover); offline, or when no model could, the heuristic does."""
+    question, previous = prepared.question, prepared.previous_questions
+    if ctx.state.get("offline_only"):
+        return condense_heuristic(question, previous)
+    with pipeline.tracer.start_as_current_span(
+        "condense_question", attributes={"rag.query_id": str(ctx.query_id)}
+    ) as span:
+        request = await pipeline.before_model(ctx, condense_request(question, prepared.history))
+        parts: list[str] = []
+        try:
+            async for event in call(request):
+                if isinstance(event, TextDelta):
+                    parts.append(event.text)
+        except (ProviderError, ProviderUnavailable) as exc:
+            span.set_attribute("rag.condense.fallback", type(exc).__name__)
+            parts = []
+        await _after_model_for_new_attempts(pipeline, ctx)
+        answered_by = ctx.attempts[-1] if ctx.attempts else None
+        if not parts or answered_by is None or answered_by.provider == "offline":
+            # The offline provider cannot rewrite; what it said is not a question.
+            span.set_attribute("rag.condense.method", "heuristic")
+            return condense_heuristic(question, previous)
+        span.set_attribute("rag.condense.method", "model")
+        return condensed_text(pii_restore("".join(parts), ctx.pii_mapping), question)
+
+
 @dataclass
 class PreparedTurn:
     """A turn that passed validation and the before_agent hooks, ready to stream."""
@@ -307,8 +338,8 @@ class PreparedTurn:
     pipeline: Pipeline
     conversation: Conversation
     question: str
-    standalone: str
     history: list[ChatMessage]
+    previous_questions: list[str]
     started: float
 
 
@@ -331,20 +362,20 @@ async def turn_prepare(
     )
     quota = await sync_to_async(tenant_quota_get)(tenant=tenant)
     history, previous_questions = await sync_to_async(_history)(conversation)
-    standalone = condense_question(question, previous_questions)
+    # ctx.question becomes the standalone question once a follow-up has been condensed.
     ctx = RunContext(
         tenant=tenant,
         user=user,
         membership=membership,
         conversation_id=conversation.pk,
-        question=standalone,
+        question=question,
         tier=quota.tier,
-        is_follow_up=standalone != question,
+        is_follow_up=looks_like_follow_up(question, previous_questions),
     )
     pipeline = Pipeline.from_settings()
     started = time.perf_counter()
     await pipeline.before_agent(ctx)
-    return PreparedTurn(ctx, pipeline, conversation, question, standalone, history, started)
+    return PreparedTurn(ctx, pipeline, conversation, question, history, previous_questions, started)
 
 
 async def answer_turn(**kwargs: Any) -> AsyncIterator[TurnEvent]:
@@ -362,7 +393,7 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
     Every path saves the turn with a checkpoint and runs the after_agent hooks.
     """
     ctx, pipeline, conversation = prepared.ctx, prepared.pipeline, prepared.conversation
-    question, standalone, history = prepared.question, prepared.standalone, prepared.history
+    question, history = prepared.question, prepared.history
     started = prepared.started
     tenant = ctx.tenant
     user_message = await sync_to_async(Message.objects.create)(
@@ -371,8 +402,8 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
         query_id=ctx.query_id,
         role=Message.Role.USER,
         content=question,
-        standalone_question=standalone if standalone != question else "",
     )
+    call = pipeline.model_call(ctx, _no_model)
     answer_parts: list[str] = []
     status = "interrupted"
     citations: list[dict[str, Any]] = []
@@ -380,6 +411,13 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
     chunk_ids: list[int] = []
     failovers: list[dict[str, str]] = []
     try:
+        standalone = question
+        if ctx.is_follow_up:
+            standalone = await _condense(ctx, pipeline, call, prepared)
+            ctx.question = standalone
+            if standalone != question:
+                user_message.standalone_question = standalone
+                await sync_to_async(user_message.save)(update_fields=["standalone_question"])
         with pipeline.tracer.start_as_current_span(
             "retrieval", attributes={"rag.query_id": str(ctx.query_id)}
         ) as retrieval_span:
@@ -399,7 +437,6 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
             tools=tools,
         )
         request = await pipeline.before_model(ctx, request)
-        call = pipeline.model_call(ctx, _no_model)
         run_tool = pipeline.tool_call(ctx, _run_tool)
         yield frame(
             "start",
@@ -536,6 +573,7 @@ async def answer_turn_collect(**kwargs: Any) -> dict[str, Any]:
             result.update(
                 query_id=data["query_id"],
                 conversation=data["conversation_id"],
+                standalone_question=data["standalone_question"],
                 scope=data["scope"],
                 offline=data["offline"],
             )

@@ -29,11 +29,6 @@ TOOLS_INSTRUCTION = (
     "of its inputs."
 )
 _CITATION = re.compile(r"\[(\d{1,2})\]")
-_FOLLOW_UP = re.compile(
-    r"^(and|what about|how about|also|then|same|compare|versus|vs\.?)\b|\b(it|its|that|those|"
-    r"they|them|this|these|the same)\b",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -129,16 +124,3 @@ def citations_for(answer: str, passages: tuple[ContextPassage, ...]) -> list[Cit
             )
         )
     return citations
-
-
-def condense_question(question: str, previous_questions: list[str]) -> str:
-    """A standalone question for retrieval: a short follow-up ("and in 2019?") borrows the
-    subject of the previous question; a self-contained question is kept as it is."""
-    if not previous_questions:
-        return question
-    words = question.split()
-    if len(words) > 12 and not _FOLLOW_UP.search(question):
-        return question
-    if not _FOLLOW_UP.search(question) and len(words) > 6:
-        return question
-    return f"{previous_questions[-1]} {question}"
