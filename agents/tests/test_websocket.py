@@ -12,7 +12,7 @@ from agents.models import Message
 from agents.services import conversation_create
 from config.asgi import application
 from retrieval.services import DocumentMetadata, document_ingest, document_register
-from tests.fakes.llm_server import slow
+from tests.fakes.llm_server import calls_tools, ok, slow
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -130,3 +130,32 @@ async def test_cancel_closes_the_upstream_stream_and_keeps_the_partial_answer(wo
     assert saved.content.startswith("word")
     assert saved.output_tokens > 0
     await ws.disconnect()
+
+
+async def test_a_calculation_streams_as_a_tool_frame_between_the_rounds_text(
+    world, llm_env, settings
+):
+    settings.LLM_CHAINS = {"free": ["offline"], "pro": ["anthropic", "offline"]}
+    llm_env.script(
+        calls_tools(("growth_percent", {"old": 1373, "new": 1577}), text="Let me compute it. "),
+        ok("Capital expenditures grew 14.86% [1]."),
+        api="anthropic",
+    )
+    analyst, conversation = world
+    ws = connect(f"/ws/conversations/{conversation.pk}/", analyst.raw_key)
+    connected, _ = await ws.connect()
+    assert connected
+    await ws.send_json_to({"type": "ask", "question": "Glueworks capex growth 2017 to 2018"})
+    frames = await frames_until_end(ws)
+    await ws.disconnect()
+
+    types = [f["type"] for f in frames]
+    tool_at = types.index("tool")
+    before = "".join(f["text"] for f in frames[:tool_at] if f["type"] == "token")
+    after = "".join(f["text"] for f in frames[tool_at:] if f["type"] == "token")
+    assert before == "Let me compute it. "
+    assert after == "Capital expenditures grew 14.86% [1]."
+    assert frames[tool_at]["output"] == "growth_percent(old=1373, new=1577) = 14.86"
+    assert frames[tool_at]["error"] is None
+    assert types[-2:] == ["usage", "end"]
+    assert frames[-1]["status"] == "complete"
