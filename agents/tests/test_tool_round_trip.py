@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 
 from agents.contracts import (
     ChatMessage,
@@ -336,3 +338,30 @@ def test_a_cached_answer_replays_its_calculations(analyst, corpus, llm_env, sett
     assert again["provider"] == "cache"
     assert again["answer"] == first["answer"] == FINAL
     assert [t["output"] for t in again["tools"]] == [GROWTH]
+
+
+@pytest.mark.django_db
+def test_manage_py_ask_shows_the_calculation_in_the_terminal_and_in_json(
+    analyst, corpus, llm_env, settings
+):
+    settings.LLM_CHAINS = {"free": ["offline"], "pro": ["anthropic", "offline"]}
+    llm_env.script(
+        calls_tools(("growth_percent", {"old": 1373, "new": 1577})),
+        ok(FINAL),
+        calls_tools(("growth_percent", {"old": 1373, "new": 1577})),
+        ok(FINAL),
+        api="anthropic",
+    )
+    settings.ANSWER_CACHE_ENABLED = False
+    out = StringIO()
+    call_command("ask", QUESTION, "--tenant", "acme", stdout=out, stderr=StringIO())
+    printed = out.getvalue()
+    assert f"[calculator] {GROWTH}" in printed
+    assert printed.index(GROWTH) < printed.index(FINAL)
+    assert "Sources:" in printed
+
+    out = StringIO()
+    call_command("ask", QUESTION, "--tenant", "acme", "--json", stdout=out)
+    result = json.loads(out.getvalue())
+    assert result["answer"] == FINAL
+    assert [t["output"] for t in result["tools"]] == [GROWTH]

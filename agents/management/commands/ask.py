@@ -61,9 +61,13 @@ class Command(BaseCommand):
                 if data["offline"]:
                     self.stderr.write("Offline mode: answers are extracted from the passages.")
                 self.stderr.write(f"Scope: {data['scope'].get('description', 'all documents')}")
+                if data["standalone_question"] != data["question"]:
+                    self.stderr.write(f"Standalone question: {data['standalone_question']}")
             elif event.type == "token":
                 self.stdout.write(data["text"], ending="")
                 self.stdout.flush()
+            elif event.type == "tool":
+                self.stdout.write(f"\n[calculator] {data['output']}")
             elif event.type == "citation":
                 if data["number"] == 1 or not getattr(self, "_cited", False):
                     self.stdout.write("\n\nSources:")
@@ -101,5 +105,7 @@ def _json_shape(result: dict[str, Any]) -> dict[str, Any]:
         "status": result.get("status"),
         "offline": result.get("offline"),
         "scope": result.get("scope", {}),
+        "standalone_question": result.get("standalone_question"),
+        "tools": result.get("tools", []),
         "error": result.get("error"),
     }
