@@ -57,7 +57,13 @@ class CitationOutputSerializer(serializers.Serializer):
 class TurnOutputSerializer(serializers.Serializer):
     answer = serializers.CharField()
     citations = CitationOutputSerializer(many=True)
-    tools = serializers.ListField(child=serializers.DictField())
+    tools = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Calculator calls the model made: name, arguments, output, error.",
+    )
+    standalone_question = serializers.CharField(
+        help_text="The question as answered: a follow-up rewritten with the conversation."
+    )
     provider = serializers.CharField()
     model = serializers.CharField()
     tokens = serializers.DictField(child=serializers.IntegerField())
