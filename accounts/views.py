@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec
 
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -94,10 +94,11 @@ def _workspace_count(request: HttpRequest) -> int:
     return selectors.membership_list_for_user(user=request.user).count()  # type: ignore[arg-type]
 
 
-def can_open_admin(request: HttpRequest, membership: Membership) -> bool:
-    """Staff use the whole admin; a workspace owner is offered it too (Django admin still asks
-    for staff status, so an owner without it sees the admin's own sign-in refusal)."""
-    return bool(request.user.is_staff) or membership.role == Membership.Role.OWNER
+def can_open_admin(request: HttpRequest) -> bool:
+    """Whether Django admin lets this user in (active staff). Asked of the admin site itself so
+    the navigation never offers a link the admin then refuses; a workspace role grants no
+    admin access."""
+    return admin.site.has_permission(request)
 
 
 def page(
@@ -115,7 +116,7 @@ def page(
         tenant=membership.tenant,
         section=section,
         workspaces=_workspace_count(request),
-        show_admin=can_open_admin(request, membership),
+        show_admin=can_open_admin(request),
     )
     return render(request, template, context, status=status)
 

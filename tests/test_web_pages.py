@@ -8,12 +8,13 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.contrib.staticfiles import finders
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from accounts.api_base import SESSION_TENANT_KEY
-from accounts.models import Tenant
+from accounts.models import Tenant, User
 from agents.models import Conversation, Message
 from agents.views import AnswerPart, answer_parts, guidance_for
 from billing.contracts import UsageLine
@@ -165,14 +166,54 @@ def test_a_suspended_workspace_says_so(analyst):
     assert "is suspended" in response.content.decode()
 
 
-def test_the_admin_link_shows_for_owners_and_staff_only(make_member):
+def test_the_admin_link_shows_only_to_staff_whom_the_admin_lets_in(make_member):
     owner = make_member("acme", "owner")
     analyst = make_member("acme", "analyst")
-    assert 'href="/admin/"' in signed_in(owner).get("/chat/").content.decode()
+    owners_client = signed_in(owner)
+    assert 'href="/admin/"' not in owners_client.get("/chat/").content.decode()
+    assert owners_client.get("/admin/").status_code == 302  # the admin's own sign-in refusal
     assert 'href="/admin/"' not in signed_in(analyst).get("/chat/").content.decode()
+
     analyst.user.is_staff = True
     analyst.user.save()
-    assert 'href="/admin/"' in signed_in(analyst).get("/chat/").content.decode()
+    staff_client = signed_in(analyst)
+    assert 'href="/admin/"' in staff_client.get("/chat/").content.decode()
+    assert staff_client.get("/admin/").status_code == 200
+
+
+def test_a_staff_user_without_a_workspace_is_sent_to_create_one_only_if_allowed_to(db):
+    user = User.objects.create_user("ops@example.com", PASSWORD, is_staff=True)
+    client = Client()
+    client.force_login(user)
+    add_url = "/admin/accounts/tenant/add/"
+    assert add_url not in client.get("/workspace/").content.decode()
+
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="accounts", codename="add_tenant")
+    )
+    assert add_url in client.get("/workspace/").content.decode()
+    assert client.get(add_url).status_code == 200
+
+
+def test_the_budget_link_into_admin_shows_only_to_staff_who_may_change_the_workspace(
+    make_member,
+):
+    owner = make_member("acme", "owner")
+    change_url = f"/admin/accounts/tenant/{owner.tenant.pk}/change/"
+    assert change_url not in signed_in(owner).get("/usage/").content.decode()
+
+    owner.user.is_staff = True
+    owner.user.save()
+    client = signed_in(owner)
+    assert change_url not in client.get("/usage/").content.decode()
+    assert client.get(change_url).status_code == 403
+
+    owner.user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="accounts", codename="change_tenant")
+    )
+    client = signed_in(owner)
+    assert change_url in client.get("/usage/").content.decode()
+    assert client.get(change_url).status_code == 200
 
 
 # --- chat -------------------------------------------------------------------------------------
@@ -538,6 +579,9 @@ def test_the_usage_page_lists_the_rate_limits_and_chart_figures(make_member):
     assert '<script id="usage-data" type="application/json">' in html
     assert re.search(r'"labels": \["[0-9-]+"(, "[0-9-]+"){6}\]', html)
     assert "Last 7 days" in html
+    assert "<dt>Cost</dt><dd>$0.3300</dd>" in html  # 100,000 in and 2,000 out on Sonnet
+    assert "<dt>Questions</dt><dd>1</dd>" in html
+    assert "<dt>Tokens</dt><dd>102,000</dd>" in html
     assert 'aria-current="page">7 days' in html
 
 
