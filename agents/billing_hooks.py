@@ -38,6 +38,7 @@ from agents.contracts import (
     TextDelta,
     UsageReport,
 )
+from agents.engines.citation import build_request
 from agents.engines.condense import CONDENSE_MAX_TOKENS
 from agents.models import Conversation
 from agents.pipeline import Hook, ModelCall, RunContext, RunOutcome
@@ -45,7 +46,7 @@ from agents.providers.base import word_pieces
 from agents.providers.failover import enabled_provider_names, provider_settings_from_django
 from agents.providers.offline import OFFLINE_MODEL
 from agents.tokens import count_request_tokens, estimate_tokens
-from agents.tools import ToolResult
+from agents.tools import ToolResult, tool_definitions, tool_rounds_allowed
 from billing.answer_cache import (
     answer_cache_enabled,
     answer_cache_get,
@@ -73,6 +74,9 @@ STATE_CACHE_HIT = "cache_hit"  # True on a hit; read by agents.observability_hoo
 STATE_BUDGET_WARNING = "budget_warning"  # {"used_ratio", "period_start"} at >= the warning ratio
 STATE_CORPUS_VERSION = "corpus_version"  # set by agents.services when it knows it
 STATE_FILTERS = "filters"  # the conversation's scope, set by agents.services when it knows it
+STATE_LOOKUP = "billing.cache_lookup"  # the answer cache lookup made in before_agent
+# A hit found before any work: the cached answer's passages, so agents.services skips retrieval.
+STATE_CACHED_PASSAGES = "answer_cache.passages"
 
 CACHE_PROVIDER = "cache"
 _PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*_\d+>")
@@ -156,12 +160,6 @@ CONDENSE_HOLD_INPUT_TOKENS = 4_000
 # What one tool round adds to the next call's prompt besides the model's own output: the call's
 # framing and the calculator's one-line result, generously.
 TOOL_RESULT_TOKENS = 256
-
-
-def tool_rounds_allowed() -> int:
-    if not getattr(settings, "AGENT_TOOLS_ENABLED", True):
-        return 0
-    return int(getattr(settings, "AGENT_MAX_TOOL_ROUNDS", 2))
 
 
 def with_tool_rounds(prompt: int, max_tokens: int, rounds: int) -> tuple[int, int]:
@@ -447,18 +445,47 @@ def prompt_version(request: ModelRequest) -> str:
     return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
-def _cache_key(ctx: RunContext, request: ModelRequest, chain: tuple[str, ...]) -> str:
-    version = ctx.state.get(STATE_CORPUS_VERSION)
-    if version is None:
-        version = corpus_version_get(tenant=ctx.tenant)
+def _cache_key(ctx: RunContext, version: str, chain: tuple[str, ...]) -> str:
+    corpus_version = ctx.state.get(STATE_CORPUS_VERSION)
+    if corpus_version is None:
+        corpus_version = corpus_version_get(tenant=ctx.tenant)
     return answer_cache_key(
         tenant=ctx.tenant,
-        corpus_version=str(version),
+        corpus_version=str(corpus_version),
         question=ctx.question,
         filters=_filters(ctx),
         chain=chain,
-        prompt_version=prompt_version(request),
+        prompt_version=version,
     )
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    key: str
+    version: str
+    chain: tuple[str, ...]
+    entry: CachedAnswer | None
+    saved_usd: Decimal
+
+
+def _lookup(*, key: str, version: str, chain: tuple[str, ...]) -> _Lookup:
+    entry = answer_cache_get(key=key)
+    saved = _saved_usd(entry) if entry is not None else Decimal(0)
+    return _Lookup(key=key, version=version, chain=chain, entry=entry, saved_usd=saved)
+
+
+def _expected_prompt_version() -> str:
+    """The prompt version of the answer request the turn will build (the instructions and
+    generation settings do not depend on the passages), known before retrieval."""
+    tools = tool_definitions() if tool_rounds_allowed() else ()
+    skeleton = build_request(
+        question="",
+        passages=(),
+        history=(),
+        max_tokens=int(getattr(settings, "LLM_MAX_TOKENS", 1024)),
+        tools=tools,
+    )
+    return prompt_version(skeleton)
 
 
 def _saved_usd(entry: CachedAnswer) -> Decimal:
@@ -542,11 +569,29 @@ def _replay(
 
 
 class AnswerCacheHook(Hook):
-    """wrap_model_call: answer a repeated standalone question from the cache without calling a
-    model (the cached text streams as usual, so citations and PII restoring work unchanged);
-    otherwise pass through and keep a complete answer. Follow-ups are never cached."""
+    """before_agent: look the standalone question up before any work, so a hit skips retrieval
+    and the prompt (agents.services reads STATE_CACHED_PASSAGES); wrap_model_call: replay a hit
+    without calling a model (the cached text streams as usual, so citations and PII restoring work
+    unchanged), otherwise pass through and keep a complete answer. Follow-ups are never cached."""
 
     name = "answer_cache"
+
+    async def before_agent(self, ctx: RunContext) -> None:
+        if not answer_cache_enabled() or ctx.is_follow_up:
+            return
+        chain = tuple(name for name, _ in chain_models(ctx.tier))
+
+        def look_up() -> _Lookup:
+            version = _expected_prompt_version()
+            return _lookup(key=_cache_key(ctx, version, chain), version=version, chain=chain)
+
+        found = await sync_to_async(look_up)()
+        ctx.state[STATE_LOOKUP] = found
+        entry = found.entry
+        if entry is not None and _replayable(entry, ctx):
+            # Placeholders would need this turn's PII mapping, which masking the prompt builds:
+            # such an answer takes the usual path and is replayed at the model call.
+            ctx.state[STATE_CACHED_PASSAGES] = entry.passages
 
     def wrap_model_call(self, ctx: RunContext, call: ModelCall) -> ModelCall:
         if not answer_cache_enabled() or ctx.is_follow_up:
@@ -562,17 +607,19 @@ class AnswerCacheHook(Hook):
             nonlocal key
             started = time.perf_counter()
 
-            def look_up() -> tuple[str, CachedAnswer | None, Decimal]:
-                key = _cache_key(ctx, request, chain)
-                entry = answer_cache_get(key=key)
-                if entry is None or not _replayable(entry, ctx):
-                    return key, None, Decimal(0)
-                return key, entry, _saved_usd(entry)
+            def look_up(version: str) -> _Lookup:
+                return _lookup(key=_cache_key(ctx, version, chain), version=version, chain=chain)
 
-            if not request.tool_rounds:
-                key, entry, saved = await sync_to_async(look_up)()
-                if entry is not None:
-                    for event in _replay(ctx, entry, saved, started):
+            if not request.tool_rounds and request.purpose == "answer":
+                # One Redis read per question: the lookup before_agent made stands if the request
+                # turned out as expected.
+                version = prompt_version(request)
+                found: _Lookup | None = ctx.state.pop(STATE_LOOKUP, None)
+                if found is None or (found.version, found.chain) != (version, chain):
+                    found = await sync_to_async(look_up)(version)
+                key = found.key
+                if found.entry is not None and _replayable(found.entry, ctx):
+                    for event in _replay(ctx, found.entry, found.saved_usd, started):
                         yield event
                     return
             usage_seen: ModelUsage | None = None

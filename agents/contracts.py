@@ -18,6 +18,7 @@ class ContextPassage:
     page: int | None
     source: str = ""
     chunk_id: int | None = None
+    document_id: int | None = None
 
 
 @dataclass(frozen=True)

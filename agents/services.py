@@ -23,6 +23,7 @@ from django.db import transaction
 from accounts.errors import ApplicationError, ProviderUnavailable, ValidationFailed
 from accounts.models import Membership, Tenant, User
 from accounts.selectors import tenant_quota_get
+from agents.billing_hooks import STATE_CACHED_PASSAGES
 from agents.contracts import (
     ChatMessage,
     ModelRequest,
@@ -34,7 +35,12 @@ from agents.contracts import (
     ToolUse,
     UsageReport,
 )
-from agents.engines.citation import build_request, citations_for, passages_from_nodes
+from agents.engines.citation import (
+    build_request,
+    citations_for,
+    passages_from_dicts,
+    passages_from_nodes,
+)
 from agents.engines.condense import (
     condense_heuristic,
     condense_request,
@@ -48,7 +54,7 @@ from agents.models import Checkpoint, Conversation, Message
 from agents.pipeline import ModelCall, Pipeline, RunContext, RunOutcome, ToolCall
 from agents.providers.base import ProviderError
 from agents.selectors import conversation_get
-from agents.tools import ToolResult, tool_call, tool_definitions
+from agents.tools import ToolResult, tool_call, tool_definitions, tool_rounds_allowed
 from monitoring.pii import pii_restore
 from retrieval.contracts import RetrievedChunk, SearchFilters
 from retrieval.selectors import company_directory
@@ -418,25 +424,42 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
             if standalone != question:
                 user_message.standalone_question = standalone
                 await sync_to_async(user_message.save)(update_fields=["standalone_question"])
-        with pipeline.tracer.start_as_current_span(
-            "retrieval", attributes={"rag.query_id": str(ctx.query_id)}
-        ) as retrieval_span:
-            nodes, chunks, scope, sub_questions = await sync_to_async(_retrieve)(
-                tenant=tenant, question=standalone, conversation_scope=conversation.scope
+        tools = tool_definitions() if tool_rounds_allowed() else ()
+        cached_passages = ctx.state.get(STATE_CACHED_PASSAGES)
+        if cached_passages is not None:
+            # The answer cache found this question before any work: no retrieval, and since no
+            # text goes to a model, no before_model (masking, trimming, pricing the prompt).
+            passages = passages_from_dicts(cached_passages)
+            chunk_ids = [p.chunk_id for p in passages if p.chunk_id is not None]
+            chunks: dict[int, RetrievedChunk] = {}
+            scope = {"automatic": True, "description": "Answered from the answer cache."}
+            sub_questions: list[str] = []
+            request = build_request(
+                question=standalone,
+                passages=passages,
+                history=tuple(history),
+                max_tokens=int(getattr(settings, "LLM_MAX_TOKENS", 1024)),
+                tools=tools,
             )
-            retrieval_span.set_attribute("rag.chunks", len(chunks))
-        chunk_ids = list(chunks)
+        else:
+            with pipeline.tracer.start_as_current_span(
+                "retrieval", attributes={"rag.query_id": str(ctx.query_id)}
+            ) as retrieval_span:
+                nodes, chunks, scope, sub_questions = await sync_to_async(_retrieve)(
+                    tenant=tenant, question=standalone, conversation_scope=conversation.scope
+                )
+                retrieval_span.set_attribute("rag.chunks", len(chunks))
+            chunk_ids = list(chunks)
+            passages = passages_from_nodes(nodes)
+            request = build_request(
+                question=standalone,
+                passages=passages,
+                history=tuple(history),
+                max_tokens=int(getattr(settings, "LLM_MAX_TOKENS", 1024)),
+                tools=tools,
+            )
+            request = await pipeline.before_model(ctx, request)
         ctx.state["sub_questions"] = sub_questions
-        passages = passages_from_nodes(nodes)
-        tools = tool_definitions() if getattr(settings, "AGENT_TOOLS_ENABLED", True) else ()
-        request = build_request(
-            question=standalone,
-            passages=passages,
-            history=tuple(history),
-            max_tokens=int(getattr(settings, "LLM_MAX_TOKENS", 1024)),
-            tools=tools,
-        )
-        request = await pipeline.before_model(ctx, request)
         run_tool = pipeline.tool_call(ctx, _run_tool)
         yield frame(
             "start",
@@ -450,7 +473,7 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
             sub_questions=sub_questions,
         )
         restorer = _PlaceholderRestorer(ctx.pii_mapping)
-        max_rounds = int(getattr(settings, "AGENT_MAX_TOOL_ROUNDS", 2))
+        max_rounds = tool_rounds_allowed()
         rounds: list[ToolRound] = []
         shown_tools = 0
         while True:
@@ -498,7 +521,7 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
         for citation in citations_for(answer, request.passages):
             chunk = chunks.get(citation.chunk_id or -1)
             data = citation.as_dict()
-            data["document_id"] = chunk.document_id if chunk else None
+            data["document_id"] = chunk.document_id if chunk else citation.document_id
             data["text"] = pii_restore(citation.snippet, ctx.pii_mapping)
             citations.append(data)
             yield frame("citation", **data)

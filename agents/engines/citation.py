@@ -7,7 +7,8 @@ agents pipeline (hooks, failover), so every provider streams the same way.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 from llama_index.core.query_engine.citation_query_engine import CITATION_QA_TEMPLATE
 from llama_index.core.schema import NodeWithScore
@@ -65,6 +66,7 @@ def passages_from_nodes(nodes: list[NodeWithScore]) -> tuple[ContextPassage, ...
                 page=meta.get("page"),
                 source=str(meta.get("source", "")),
                 chunk_id=meta.get("chunk_id"),
+                document_id=meta.get("document_id"),
             )
         )
     return tuple(passages)
@@ -74,6 +76,16 @@ def render_sources(passages: tuple[ContextPassage, ...]) -> str:
     return "\n\n".join(
         f"Source {p.number} ({p.document}, page {p.page}):\n{p.text}" for p in passages
     )
+
+
+def answer_system_prompt(*, tools: bool) -> str:
+    return SYSTEM_PROMPT + (TOOLS_INSTRUCTION if tools else "")
+
+
+def passages_from_dicts(rows: tuple[dict[str, Any], ...]) -> tuple[ContextPassage, ...]:
+    """Passages kept as plain dicts (the answer cache), ignoring fields this code does not know."""
+    known = {f.name for f in fields(ContextPassage)}
+    return tuple(ContextPassage(**{k: v for k, v in row.items() if k in known}) for row in rows)
 
 
 def build_request(
@@ -86,7 +98,7 @@ def build_request(
 ) -> ModelRequest:
     prompt = CITATION_QA_TEMPLATE.format(context_str=render_sources(passages), query_str=question)
     return ModelRequest(
-        system=SYSTEM_PROMPT + (TOOLS_INSTRUCTION if tools else ""),
+        system=answer_system_prompt(tools=bool(tools)),
         messages=(*history, ChatMessage(role="user", content=prompt)),
         question=question,
         passages=passages,
@@ -116,7 +128,7 @@ def citations_for(answer: str, passages: tuple[ContextPassage, ...]) -> list[Cit
             Citation(
                 number=number,
                 chunk_id=passage.chunk_id,
-                document_id=None,
+                document_id=passage.document_id,
                 document=passage.document,
                 source=passage.source,
                 page=passage.page,

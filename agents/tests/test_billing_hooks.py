@@ -20,6 +20,8 @@ from billing.models import BudgetPeriod, LedgerEntry, Reservation
 from billing.pricing import price_cache_clear
 from billing.ratelimit import stream_slots_held
 from monitoring import metrics
+from monitoring.models import TraceSpan
+from monitoring.tracing import force_flush
 from retrieval.services import DocumentMetadata, document_ingest, document_register
 from tests.fakes.llm_server import drop_after, ok, overloaded, slow
 
@@ -177,6 +179,34 @@ def test_a_repeated_question_is_answered_from_the_cache_without_calling_a_model(
     summary = LedgerEntry.objects.get(query_id=again["query_id"], kind="query")
     assert summary.cache_hit
     assert summary.cost_usd == 0
+    assert_released(analyst, again["query_id"])
+
+
+def test_a_cache_hit_is_found_before_retrieval_and_sends_nothing_to_a_model(
+    analyst, corpus, llm_env
+):
+    llm_env.script(ok(ANSWER, input_tokens=3_000, output_tokens=12), api="anthropic")
+    first = ask(analyst, CAPEX).json()
+
+    again = ask(analyst, CAPEX).json()
+
+    assert again["provider"] == "cache"
+    assert again["citations"] == first["citations"]
+    assert again["citations"][0]["document_id"] is not None
+    assert again["scope"]["description"] == "Answered from the answer cache."
+    # The question was neither embedded nor searched, and no prompt was built for a model.
+    kinds = set(
+        LedgerEntry.objects.filter(query_id=again["query_id"]).values_list("kind", flat=True)
+    )
+    assert kinds == {"model", "query"}
+    assert "embedding" in set(
+        LedgerEntry.objects.filter(query_id=first["query_id"]).values_list("kind", flat=True)
+    )
+    force_flush()
+    names = set(TraceSpan.objects.filter(query_id=again["query_id"]).values_list("name", flat=True))
+    assert "retrieval" not in names
+    assert not any(name.startswith("hook.before_model.") for name in names)
+    assert "hook.before_agent.answer_cache" in names
     assert_released(analyst, again["query_id"])
 
 

@@ -1,5 +1,7 @@
 """Tools the agent may call: their JSON schemas and a dispatcher that never raises on bad input."""
 
+from django.conf import settings
+
 from agents.tools.calculator import (
     MAX_PLACES,
     TOOLS,
@@ -22,6 +24,14 @@ from agents.tools.calculator import (
     total,
 )
 
+
+def tool_rounds_allowed() -> int:
+    """Rounds of tool calls one answer may make (AGENT_MAX_TOOL_ROUNDS); 0 when tools are off."""
+    if not getattr(settings, "AGENT_TOOLS_ENABLED", True):
+        return 0
+    return max(0, int(getattr(settings, "AGENT_MAX_TOOL_ROUNDS", 2)))
+
+
 __all__ = [
     "MAX_PLACES",
     "TOOLS",
@@ -41,5 +51,6 @@ __all__ = [
     "to_decimal",
     "tool_call",
     "tool_definitions",
+    "tool_rounds_allowed",
     "total",
 ]
