@@ -15,12 +15,13 @@ FILING = (
 )
 
 
-def glueworks_ingest(tenant: Any) -> Any:
-    """Register and ingest a two-page Glueworks 10-K for the tenant; returns the document."""
+def glueworks_ingest(tenant: Any, text: str = FILING) -> Any:
+    """Register and ingest a Glueworks 10-K for the tenant (two pages unless `text` says
+    otherwise); returns the document."""
     document, _ = document_register(
         tenant=tenant,
         user=None,
-        data=FILING.encode(),
+        data=text.encode(),
         filename="glue-2018.txt",
         metadata=DocumentMetadata(
             title="Glueworks 2018 10-K",

@@ -22,13 +22,12 @@ from agents.contracts import (
 from agents.models import Checkpoint
 from agents.providers.anthropic_provider import AnthropicProvider
 from agents.providers.openai_provider import OpenAIProvider
-from agents.tests.support import ask
+from agents.tests.support import ask, glueworks_ingest
 from agents.tools import tool_definitions
 from billing.models import LedgerEntry
 from billing.pricing import price_cache_clear
 from monitoring.models import TraceSpan
 from monitoring.tracing import force_flush
-from retrieval.services import DocumentMetadata, document_ingest, document_register
 from tests.fakes.llm_server import (
     FakeLLMServer,
     calls_tools,
@@ -66,22 +65,7 @@ def _fresh_prices():
 
 @pytest.fixture
 def corpus(analyst):
-    document, _ = document_register(
-        tenant=analyst.tenant,
-        user=None,
-        data=FILING.encode(),
-        filename="glue-2018.txt",
-        metadata=DocumentMetadata(
-            title="Glueworks 2018 10-K",
-            company="Glueworks Corp",
-            ticker="GLUE",
-            doc_type="10-K",
-            fiscal_year=2018,
-            fiscal_period="FY",
-        ),
-        queue=False,
-    )
-    document_ingest(document_id=document.pk)
+    return glueworks_ingest(analyst.tenant, FILING)
 
 
 def providers(server: FakeLLMServer) -> dict[str, AnthropicProvider | OpenAIProvider]:
