@@ -424,23 +424,14 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
             if standalone != question:
                 user_message.standalone_question = standalone
                 await sync_to_async(user_message.save)(update_fields=["standalone_question"])
-        tools = tool_definitions() if tool_rounds_allowed() else ()
         cached_passages = ctx.state.get(STATE_CACHED_PASSAGES)
         if cached_passages is not None:
             # The answer cache found this question before any work: no retrieval, and since no
             # text goes to a model, no before_model (masking, trimming, pricing the prompt).
             passages = passages_from_dicts(cached_passages)
             chunk_ids = [p.chunk_id for p in passages if p.chunk_id is not None]
-            chunks: dict[int, RetrievedChunk] = {}
             scope = {"automatic": True, "description": "Answered from the answer cache."}
             sub_questions: list[str] = []
-            request = build_request(
-                question=standalone,
-                passages=passages,
-                history=tuple(history),
-                max_tokens=int(getattr(settings, "LLM_MAX_TOKENS", 1024)),
-                tools=tools,
-            )
         else:
             with pipeline.tracer.start_as_current_span(
                 "retrieval", attributes={"rag.query_id": str(ctx.query_id)}
@@ -451,13 +442,14 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
                 retrieval_span.set_attribute("rag.chunks", len(chunks))
             chunk_ids = list(chunks)
             passages = passages_from_nodes(nodes)
-            request = build_request(
-                question=standalone,
-                passages=passages,
-                history=tuple(history),
-                max_tokens=int(getattr(settings, "LLM_MAX_TOKENS", 1024)),
-                tools=tools,
-            )
+        request = build_request(
+            question=standalone,
+            passages=passages,
+            history=tuple(history),
+            max_tokens=int(getattr(settings, "LLM_MAX_TOKENS", 1024)),
+            tools=tool_definitions() if tool_rounds_allowed() else (),
+        )
+        if cached_passages is None:
             request = await pipeline.before_model(ctx, request)
         ctx.state["sub_questions"] = sub_questions
         run_tool = pipeline.tool_call(ctx, _run_tool)
@@ -519,9 +511,7 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
             yield frame("token", text=tail)
         answer = "".join(answer_parts)
         for citation in citations_for(answer, request.passages):
-            chunk = chunks.get(citation.chunk_id or -1)
             data = citation.as_dict()
-            data["document_id"] = chunk.document_id if chunk else citation.document_id
             data["text"] = pii_restore(citation.snippet, ctx.pii_mapping)
             citations.append(data)
             yield frame("citation", **data)
