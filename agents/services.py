@@ -614,9 +614,15 @@ async def answer_turn_collect(**kwargs: Any) -> dict[str, Any]:
     return result
 
 
+def _checkpoint_tools(message: Message) -> list[dict[str, Any]]:
+    checkpoint = getattr(message, "checkpoint", None)
+    return list((checkpoint.state or {}).get("tool_results", [])) if checkpoint else []
+
+
 def conversation_export(*, conversation: Conversation, fmt: str) -> str:
     """The conversation as JSON or Markdown (with citations)."""
-    messages = list(conversation.messages.order_by("created_at", "id"))
+    messages = list(conversation.messages.select_related("checkpoint").order_by("created_at", "id"))
+    tools = {m.pk: _checkpoint_tools(m) for m in messages}
     if fmt == "json":
         return json.dumps(
             {
@@ -629,6 +635,7 @@ def conversation_export(*, conversation: Conversation, fmt: str) -> str:
                         "role": m.role,
                         "content": m.content,
                         "citations": m.citations,
+                        "tools": tools[m.pk],
                         "provider": m.provider,
                         "model": m.model,
                         "input_tokens": m.input_tokens,
@@ -651,6 +658,10 @@ def conversation_export(*, conversation: Conversation, fmt: str) -> str:
         for c in m.citations:
             lines.append(f"- [{c['number']}] {c['document']}, page {c['page']}")
         if m.citations:
+            lines.append("")
+        if tools[m.pk]:
+            lines += ["Calculations:", ""]
+            lines += [f"- `{t['output']}`" for t in tools[m.pk]]
             lines.append("")
     lines.append(f"_Exported {date.today().isoformat()}_")  # noqa: DTZ011 - a calendar label
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -130,6 +131,7 @@ class Turn:
     answer: Message | None
     parts: list[AnswerPart] = field(default_factory=list)
     failovers: list[dict[str, str]] = field(default_factory=list)
+    tools: list[dict[str, Any]] = field(default_factory=list)
     guidance: str = ""
     feedback: Feedback | None = None
 
@@ -166,6 +168,20 @@ def _failovers(message: Message) -> list[dict[str, str]]:
     ]
 
 
+def _tools(message: Message) -> list[dict[str, Any]]:
+    """The calculations the answer used, as the chat script shows them while streaming."""
+    checkpoint = getattr(message, "checkpoint", None)
+    results = (checkpoint.state or {}).get("tool_results", []) if checkpoint else []
+    return [
+        {
+            "output": t.get("output", ""),
+            "error": t.get("error"),
+            "call": f"{t.get('name', '')}({json.dumps(t.get('arguments', {}))})",
+        }
+        for t in results
+    ]
+
+
 def _turns(*, tenant: Tenant, user: User, conversation: Conversation) -> list[Turn]:
     turns: list[Turn] = []
     pending: Message | None = None
@@ -189,6 +205,7 @@ def _turns(*, tenant: Tenant, user: User, conversation: Conversation) -> list[Tu
         pending = None
         turn.parts = answer_parts(message.content, message.citations or [])
         turn.failovers = _failovers(message)
+        turn.tools = _tools(message)
         turn.feedback = given.get(message.pk)
         if message.status == Message.Status.ERROR:
             turn.guidance = guidance_for(message.error_code or "provider_error")

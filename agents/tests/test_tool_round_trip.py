@@ -10,6 +10,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 
 from agents.contracts import (
     ChatMessage,
@@ -349,3 +350,34 @@ def test_manage_py_ask_shows_the_calculation_in_the_terminal_and_in_json(
     result = json.loads(out.getvalue())
     assert result["answer"] == FINAL
     assert [t["output"] for t in result["tools"]] == [GROWTH]
+
+
+@pytest.mark.django_db
+def test_a_saved_answer_keeps_its_calculations_on_the_page_and_in_exports(
+    analyst, corpus, llm_env, settings
+):
+    settings.LLM_CHAINS = {"free": ["offline"], "pro": ["anthropic", "offline"]}
+    llm_env.script(
+        calls_tools(("growth_percent", {"old": 1373, "new": 1577})),
+        calls_tools(("growth_percent", {"old": "n/a", "new": 1577})),
+        ok(FINAL),
+        api="anthropic",
+    )
+    body = ask(analyst, QUESTION).json()
+    conversation = body["conversation"]
+
+    browser = Client()
+    browser.force_login(analyst.user)
+    page = browser.get(f"/chat/{conversation}/").content.decode()
+    listed = page[page.index('aria-label="Calculations"') :]
+    assert f"<li>{GROWTH}</li>" in listed
+    assert 'class="tool-error"' in listed
+    assert "): Error: " in listed
+    assert "&quot;old&quot;: &quot;n/a&quot;" in listed
+
+    exported = analyst.client().get(f"/api/v1/conversations/{conversation}/export?format=json")
+    answer = json.loads(exported.content)["messages"][-1]
+    assert answer["tools"][0]["output"] == GROWTH
+    assert answer["tools"][1]["error"]
+    markdown = analyst.client().get(f"/api/v1/conversations/{conversation}/export?format=markdown")
+    assert f"- `{GROWTH}`" in markdown.content.decode()
