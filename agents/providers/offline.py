@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass
 
@@ -143,13 +144,20 @@ def _units(text: str) -> Iterator[tuple[str, str]]:
             paragraph.clear()
 
 
+# A running header or footer ("Apple Inc. FY2020 annual summary | page 2 of 4", "Form 10-K | 21"):
+# it matches a question's company and year words but never answers anything.
+_PAGE_FURNITURE = re.compile(
+    r"^.{0,100}?(?:\bpage\s+\d+\s+of\s+\d+|\bform\s+10-[kq]\s*\|\s*\d{1,3})\W*$", re.IGNORECASE
+)
+
+
 def _candidates(passages: tuple[ContextPassage, ...]) -> list[_Candidate]:
     found: list[_Candidate] = []
     seen: set[str] = set()
     for passage in passages:
         for shown, matched in _units(passage.text):
             shown = " ".join(shown.split())
-            if len(shown) < 3 or shown.lower() in seen:
+            if len(shown) < 3 or shown.lower() in seen or _PAGE_FURNITURE.search(shown):
                 continue
             seen.add(shown.lower())
             found.append(_Candidate(shown, matched, passage.number, len(found)))

@@ -12,7 +12,12 @@ from agents.contracts import (
     TextDelta,
     UsageReport,
 )
-from agents.providers.offline import NOT_FOUND_ANSWER, OFFLINE_MODEL, OfflineProvider
+from agents.providers.offline import (
+    NOT_FOUND_ANSWER,
+    OFFLINE_MODEL,
+    OfflineProvider,
+    extract_answer,
+)
 from agents.tokens import _encoding
 
 PASSAGES = (
@@ -151,3 +156,18 @@ def test_offline_provider_says_it_is_offline():
 
     assert provider.is_offline is True
     assert provider.model == "offline-extractive-1"
+
+
+def test_running_headers_and_footers_are_never_quoted():
+    passages = (
+        ContextPassage(
+            1,
+            "*Acme Corp. FY2023 annual summary | page 2 of 4*\n\n"
+            "Total revenue for fiscal 2023 was $4.2 billion.\n\n"
+            "Acme Corp. | 2023 Form 10-K | 21",
+            "acme-10k-2023.pdf",
+            2,
+        ),
+    )
+    answer = extract_answer("What was Acme's total revenue in fiscal 2023?", passages)
+    assert answer == "Total revenue for fiscal 2023 was $4.2 billion [1]."

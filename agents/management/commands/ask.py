@@ -55,6 +55,7 @@ class Command(BaseCommand):
             raise CommandError(f"{exc.code}: {exc.message}") from exc
 
     async def _stream(self, kwargs: dict[str, Any]) -> None:
+        cited = False
         async for event in services.answer_turn(**kwargs):
             data = event.data
             if event.type == "start":
@@ -69,9 +70,9 @@ class Command(BaseCommand):
             elif event.type == "tool":
                 self.stdout.write(f"\n[calculator] {data['output']}")
             elif event.type == "citation":
-                if data["number"] == 1 or not getattr(self, "_cited", False):
+                if not cited:
                     self.stdout.write("\n\nSources:")
-                    self._cited = True
+                    cited = True
                 self.stdout.write(f"  [{data['number']}] {data['document']}, page {data['page']}")
             elif event.type == "usage":
                 self.stdout.write(
