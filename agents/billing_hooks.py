@@ -4,8 +4,9 @@ the answer cache, and each answer's estimated and actual cost.
 List them in settings.AGENT_HOOKS in this order (see config/settings/base.py):
 - RateLimitHook after TenantGuardHook: per-minute limits and a stream slot before any work.
 - BudgetHook after ContextTrimHook: its before_model must see the final prompt to refine the
-  hold; its after_model writes one ledger row per attempt (so ctx.cost_usd is final before the
-  turn is saved); its after_agent writes the query's summary row and settles the hold.
+  hold; its after_model prices every attempt (so ctx.cost_usd is final before the turn is
+  saved) and writes its ledger row, or leaves an answered one for after_agent, which writes it
+  with the query's summary row and settles the hold.
 - AnswerCacheHook just before FailoverHook: wrappers nest first-listed outermost, so a hit
   answers without the provider chain ever being called.
 
@@ -41,7 +42,7 @@ from agents.contracts import (
 from agents.engines.citation import build_request
 from agents.engines.condense import CONDENSE_MAX_TOKENS
 from agents.models import Conversation
-from agents.pipeline import Hook, ModelCall, RunContext, RunOutcome
+from agents.pipeline import Hook, ModelCall, RunContext, RunOutcome, ToolCall
 from agents.providers.base import word_pieces
 from agents.providers.failover import enabled_provider_names, provider_settings_from_django
 from agents.providers.offline import OFFLINE_MODEL
@@ -53,12 +54,14 @@ from billing.answer_cache import (
     answer_cache_key,
     answer_cache_put,
 )
-from billing.contracts import CachedAnswer, Reservation, StreamSlot, UsageLine
+from billing.contracts import CachedAnswer, PriceQuote, Reservation, StreamSlot, UsageLine
 from billing.pricing import line_cost, price_get, tokens_cost
 from billing.ratelimit import request_count, stream_slot_acquire, stream_slot_release
 from billing.services import (
+    PricedLine,
     budget_reserve,
-    ledger_line_record,
+    ledger_line_price,
+    ledger_lines_record,
     query_summary_record,
     reservation_settle,
     reservation_shrink,
@@ -69,6 +72,8 @@ from retrieval.selectors import corpus_version_get
 STATE_SLOT = "billing.stream_slot"
 STATE_RESERVATION = "billing.reservation"
 STATE_EMBEDDING = "billing.embedding_recorded"
+STATE_UNRECORDED = "billing.unrecorded"  # priced calls (PricedLine) not on the ledger yet
+STATE_PRICES = "billing.prices"  # {(provider, model): PriceQuote} of the chain, from the refine
 STATE_HIT = "billing.cache_hit"
 STATE_CACHE_HIT = "cache_hit"  # True on a hit; read by agents.observability_hooks
 STATE_BUDGET_WARNING = "budget_warning"  # {"used_ratio", "period_start"} at >= the warning ratio
@@ -298,20 +303,41 @@ def _attempt_line(ctx: RunContext, attempt: AttemptRecord) -> UsageLine | None:
     )
 
 
-def _record_embedding(ctx: RunContext) -> Decimal:
+_Prices = dict[tuple[str, str], PriceQuote]
+
+
+def _embedding_line(ctx: RunContext) -> PricedLine:
     provider, model = embedding_model()
-    return ledger_line_record(
-        tenant=ctx.tenant,
-        user=ctx.user,
-        conversation_id=ctx.conversation_id,
-        query_id=ctx.query_id,
+    return ledger_line_price(
         line=UsageLine(
             kind="embedding",
             provider=provider,
             model=model,
             input_tokens=estimate_tokens("openai", "text-embedding-3-small", ctx.question),
-        ),
+        )
     )
+
+
+async def _unrecorded_record(ctx: RunContext, line: UsageLine | None = None) -> Decimal:
+    """Append the run's calls still waiting for the ledger, then `line` (priced now), in one
+    INSERT; returns `line`'s cost. The waiting calls are dropped only once they are written."""
+    waiting: list[PricedLine] = ctx.state.setdefault(STATE_UNRECORDED, [])
+    lines = list(waiting)
+
+    def record() -> Decimal:
+        priced = ledger_line_price(line=line) if line is not None else None
+        ledger_lines_record(
+            tenant=ctx.tenant,
+            user=ctx.user,
+            conversation_id=ctx.conversation_id,
+            query_id=ctx.query_id,
+            lines=[*lines, priced] if priced is not None else lines,
+        )
+        return priced.cost_usd if priced is not None else Decimal(0)
+
+    cost = await sync_to_async(record)()
+    del waiting[: len(lines)]
+    return cost
 
 
 def _answering(ctx: RunContext) -> AttemptRecord | None:
@@ -323,7 +349,16 @@ def _answering(ctx: RunContext) -> AttemptRecord | None:
 
 class BudgetHook(Hook):
     """Holds the worst case on the budget before the run, refines it once the prompt is known,
-    writes a ledger row per attempt, and settles to the ledger's total after the run."""
+    prices every attempt, and after the run settles the hold to the ledger's total.
+
+    A call's ledger row is written as late as is safe, so that a plain turn touches the database
+    three times (hold, refine, settle): an answered call on a model priced when the hold was
+    refined waits until the run ends (milliseconds later) or the model asks for a tool, and is
+    then appended in the same statement as the query's summary (or before the tool runs). A
+    failed or cut-short call, or one on a model not priced yet in this run, is written at once
+    with whatever waits. ctx.cost_usd counts every call as soon as it is priced, so it is final
+    before the turn is saved.
+    """
 
     name = "budget"
 
@@ -365,11 +400,16 @@ class BudgetHook(Hook):
         # A follow-up's condensing call is already on the ledger: the hold keeps covering it.
         spent = ctx.cost_usd
 
-        def refine() -> tuple[Decimal, Plan, Reservation | None]:
-            embedded = _record_embedding(ctx)
+        def refine() -> tuple[PricedLine, Plan, Reservation | None, _Prices]:
+            embedded = _embedding_line(ctx)
             plan = plan_for_request(
                 tier=ctx.tier, request=request, question=ctx.question, spent_usd=spent
             )
+            # The chain's prices now, so that after_model can price its calls without a read.
+            prices = {
+                (provider, model): price_get(provider=provider, model=model)
+                for provider, model in chain_models(ctx.tier)
+            }
             reservation = held
             if reservation is not None and (
                 plan.amount_usd < reservation.amount_usd or plan.tokens < reservation.tokens
@@ -377,10 +417,12 @@ class BudgetHook(Hook):
                 reservation = reservation_shrink(
                     reservation=reservation, amount_usd=plan.amount_usd, tokens=plan.tokens
                 )
-            return embedded, plan, reservation
+            return embedded, plan, reservation, prices
 
-        embedded, plan, reservation = await sync_to_async(refine)()
-        ctx.cost_usd += embedded
+        embedded, plan, reservation, prices = await sync_to_async(refine)()
+        ctx.state.setdefault(STATE_UNRECORDED, []).append(embedded)
+        ctx.state[STATE_PRICES] = prices
+        ctx.cost_usd += embedded.cost_usd
         ctx.estimated_cost_usd = plan.estimate_usd
         if reservation is not None:
             ctx.state[STATE_RESERVATION] = reservation
@@ -390,21 +432,35 @@ class BudgetHook(Hook):
         line = _attempt_line(ctx, attempt)
         if line is None:
             return
-        ctx.cost_usd += await sync_to_async(ledger_line_record)(
-            tenant=ctx.tenant,
-            user=ctx.user,
-            conversation_id=ctx.conversation_id,
-            query_id=ctx.query_id,
-            line=line,
-        )
+        price = (ctx.state.get(STATE_PRICES) or {}).get((line.provider, line.model))
+        if attempt.outcome == "ok" and price is not None:
+            priced = ledger_line_price(line=line, price=price)
+            ctx.state.setdefault(STATE_UNRECORDED, []).append(priced)
+            ctx.cost_usd += priced.cost_usd
+            return
+        # Failover or the end of the turn follows a failed or cut-short call: no reason to wait.
+        ctx.cost_usd += await _unrecorded_record(ctx, line)
+
+    def wrap_tool_call(self, ctx: RunContext, call: ToolCall) -> ToolCall:
+        async def recorded(name: str, arguments: dict[str, Any]) -> ToolResult:
+            # The call that asked for the tool is over and another follows: its row goes on the
+            # ledger now rather than after the whole tool round.
+            if ctx.state.get(STATE_UNRECORDED):
+                await _unrecorded_record(ctx)
+            return await call(name, arguments)
+
+        return recorded
 
     async def after_agent(self, ctx: RunContext, outcome: RunOutcome) -> None:
         reservation: Reservation | None = ctx.state.pop(STATE_RESERVATION, None)
         started = ctx.state.get("billing.started")
         latency_ms = int((time.perf_counter() - started) * 1000) if started else 0
         answering = _answering(ctx)
+        waiting: list[PricedLine] = ctx.state.pop(STATE_UNRECORDED, None) or []
 
         def finish() -> Decimal:
+            # The waiting calls and the summary in one statement, then the settlement: two round
+            # trips, and the tenant's budget row is not held while the ledger's commit flushes.
             totals = query_summary_record(
                 tenant=ctx.tenant,
                 user=ctx.user,
@@ -416,6 +472,7 @@ class BudgetHook(Hook):
                 provider=answering.provider if answering else "",
                 model=answering.model if answering else "",
                 estimated_cost_usd=ctx.estimated_cost_usd,
+                lines=waiting,
             )
             if reservation is not None:
                 reservation_settle(reservation=reservation, tenant=ctx.tenant, totals=totals)

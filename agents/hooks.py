@@ -40,19 +40,21 @@ class PiiMaskHook(Hook):
         policy = PiiPolicy(ctx.tenant.pii_policy)
         if policy == PiiPolicy.OFF:
             return request
-        mapping = dict(ctx.pii_mapping)
-        messages = []
-        for message in request.messages:
-            result = await asyncio.to_thread(
-                pii_enforce, message.content, policy=policy, mapping=mapping
-            )
-            mapping = dict(result.mapping)
-            messages.append(ChatMessage(role=message.role, content=result.text))
-        question = await asyncio.to_thread(
-            pii_enforce, request.question, policy=policy, mapping=mapping
-        )
-        ctx.pii_mapping = dict(question.mapping)
-        return replace(request, messages=tuple(messages), question=question.text)
+
+        def mask() -> tuple[list[ChatMessage], str, dict[str, str]]:
+            # Every message in one worker-thread call: a hop per message cost more than masking
+            # the (mostly cached) text.
+            mapping = dict(ctx.pii_mapping)
+            messages = []
+            for message in request.messages:
+                result = pii_enforce(message.content, policy=policy, mapping=mapping)
+                mapping = dict(result.mapping)
+                messages.append(ChatMessage(role=message.role, content=result.text))
+            question = pii_enforce(request.question, policy=policy, mapping=mapping)
+            return messages, question.text, dict(question.mapping)
+
+        messages, question, ctx.pii_mapping = await asyncio.to_thread(mask)
+        return replace(request, messages=tuple(messages), question=question)
 
 
 class ContextTrimHook(Hook):
@@ -70,7 +72,8 @@ class ContextTrimHook(Hook):
             return estimate_tokens("openai", "gpt-4o", text)
 
         trimmed = request
-        while size(trimmed) > budget and trimmed.passages:
+        tokens = size(trimmed)
+        while tokens > budget and trimmed.passages:
             dropped = trimmed.passages[-1]
             passages = trimmed.passages[:-1]
             last = trimmed.messages[-1]
@@ -87,7 +90,8 @@ class ContextTrimHook(Hook):
                 passages=passages,
                 messages=(*trimmed.messages[:-1], ChatMessage(role="user", content=content)),
             )
-        ctx.estimated_input_tokens = size(trimmed)
+            tokens = size(trimmed)
+        ctx.estimated_input_tokens = tokens
         ctx.state["passages_sent"] = len(trimmed.passages)
         return trimmed
 

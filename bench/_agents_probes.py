@@ -205,6 +205,14 @@ def hooks_by_name(times: TurnTimes) -> dict[str, float]:
     return dict(per_hook)
 
 
+def hook_points(times: TurnTimes) -> dict[str, float]:
+    """Milliseconds per hook point and hook ("after_agent.budget"), the model call excluded."""
+    return {
+        span_name.removeprefix("hook."): seconds * 1000
+        for span_name, seconds in times.spans.items()
+    }
+
+
 def breakdown(times: TurnTimes) -> dict[str, float | None]:
     """The turn's measured parts in milliseconds (hooks, sync calls by kind, SQL, embedding)."""
     hooks = sum(times.spans.values())

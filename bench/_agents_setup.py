@@ -29,13 +29,15 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_MANIFEST = REPO_ROOT / "retrieval" / "demo_corpus" / "manifest.json"
 FAKE_API_KEY = "sk-ant-bench-not-a-real-key"
 
-# The demo corpus README's example questions (each answered on a known page).
+# The demo corpus README's example questions (each answered on a known page), all standalone:
+# one that agents.engines.condense takes for a follow-up ("its common stock") would add a
+# condensing call, which the fake server answers with the scripted answer, so it is reworded.
 QUESTIONS = (
     "What was 3M's capital expenditure in FY2018?",
     "What were Apple's total net sales in fiscal 2018?",
     "How much revenue did Microsoft's Intelligent Cloud segment earn in fiscal 2019?",
     "What was NVIDIA's diluted EPS for fiscal 2020?",
-    "How much did Apple spend repurchasing its common stock in fiscal 2020?",
+    "How much did Apple spend repurchasing Apple common stock in fiscal 2020?",
     "What was 3M's operating income in 2019?",
     "What did Microsoft spend on research and development in fiscal 2020?",
     "What was NVIDIA's Datacenter revenue in fiscal 2019?",

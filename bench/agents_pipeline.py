@@ -1,7 +1,7 @@
 """Agents benchmarks (issue 4): our overhead per turn, added time to first token, 100 concurrent
 websocket conversations, and cancel latency, against the fake provider server on loopback.
 
-Run: python -m bench.agents_pipeline [--only N] [--keep]
+Run: python -m bench.agents_pipeline [--only N] [--keep] [--output FILE]
 
 1. Pipeline overhead: turns run in this process through turn_prepare + turn_stream (the path every
    entry point takes) for a pro tenant with the demo corpus, Anthropic's SDK pointed at a fake
@@ -17,7 +17,9 @@ Run: python -m bench.agents_pipeline [--only N] [--keep]
    server seeing the upstream connection closed.
 
 Everything runs on a scratch database (finrag_bench_agents, dropped afterwards unless --keep) and
-stops by itself; results go to bench/results/agents_pipeline.json (merged per benchmark).
+stops by itself; results go to bench/results/agents_pipeline.json (merged per benchmark), or to
+--output for a trial run. The sequential pass also records each hook point's time
+(`hook_points_ms`, e.g. `before_model.budget`).
 """
 
 from __future__ import annotations
@@ -109,6 +111,7 @@ class TurnSample:
     error: str = ""
     parts: dict[str, float | None] = field(default_factory=dict)
     hooks: dict[str, float] = field(default_factory=dict)
+    hook_points: dict[str, float] = field(default_factory=dict)
 
     @property
     def ours_ms(self) -> float:
@@ -171,7 +174,7 @@ async def sequential_pass(
     world: BenchWorld, conversations: list[int], *, turns: int, seconds: float
 ) -> tuple[list[TurnSample], float]:
     """Turns one at a time with the timing probes installed; returns samples and wall seconds."""
-    from bench._agents_probes import Probes, breakdown, hooks_by_name, turn_reset
+    from bench._agents_probes import Probes, breakdown, hook_points, hooks_by_name, turn_reset
 
     probes = Probes()
     await probes.install()
@@ -183,6 +186,7 @@ async def sequential_pass(
             sample = await run_turn(world, conversation_id, question)
             sample.parts = breakdown(times)
             sample.hooks = hooks_by_name(times)
+            sample.hook_points = hook_points(times)
             samples.append(sample)
             if time.perf_counter() - started > seconds:
                 break
@@ -277,6 +281,10 @@ def pipeline_overhead_result(samples: list[TurnSample], throughput: list[dict]) 
     }
     hook_names = sorted({name for s in samples for name in s.hooks})
     hooks = {name: summary([s.hooks.get(name, 0.0) for s in samples]) for name in hook_names}
+    point_names = sorted({name for s in samples for name in s.hook_points})
+    points = {
+        name: summary([s.hook_points.get(name, 0.0) for s in samples]) for name in point_names
+    }
     ours = summary([s.ours_ms for s in samples])
     precise = summary([s.wall_ms - (s.parts["provider_probe_ms"] or 0.0) for s in samples])
     best = max(throughput, key=lambda r: r["queries_per_s"]) if throughput else None
@@ -291,6 +299,7 @@ def pipeline_overhead_result(samples: list[TurnSample], throughput: list[dict]) 
         "ours_precise_ms": precise,
         "parts_ms": parts,
         "hooks_ms": dict(sorted(hooks.items(), key=lambda item: -(item[1]["mean"] or 0.0))),
+        "hook_points_ms": dict(sorted(points.items(), key=lambda item: -(item[1]["mean"] or 0.0))),
         "other_ms": summary([_other_ms(s) for s in samples]),
         "throughput": throughput,
         "targets": {"ours_p95_ms": TARGET_OURS_P95_MS, "queries_per_s": TARGET_QPS},
@@ -794,13 +803,13 @@ def cancel_table(result: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def _merge_results(update: dict[str, Any]) -> dict[str, Any]:
+def _merge_results(update: dict[str, Any], path: Path = RESULT_PATH) -> dict[str, Any]:
     existing: dict[str, Any] = {}
-    if RESULT_PATH.exists():
-        existing = json.loads(RESULT_PATH.read_text())
+    if path.exists():
+        existing = json.loads(path.read_text())
     existing.update(update)
-    RESULT_PATH.parent.mkdir(parents=True, exist_ok=True)
-    RESULT_PATH.write_text(json.dumps(existing, indent=2, default=str) + "\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(existing, indent=2, default=str) + "\n")
     return existing
 
 
@@ -820,6 +829,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cancel-delay", type=float, default=0.05, help="s per word (bench 4)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument("--label", default="", help="what code was measured, for the JSON")
+    parser.add_argument(
+        "--output", type=Path, default=RESULT_PATH, help="JSON file the results are merged into"
+    )
     return parser.parse_args(argv)
 
 
@@ -936,13 +948,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for section in update.values():
         section["setup"]["load_average_after"] = load_after
         section["setup"]["runtime_s"] = time.perf_counter() - run_started
-    _merge_results(update)
+    _merge_results(update, args.output)
     print()
     print("\n\n".join(tables))
     print()
     print(
         f"Load average {load_before[0]:.2f} -> {load_after[0]:.2f} on {os.cpu_count()} CPUs; "
-        f"wrote {RESULT_PATH} in {time.perf_counter() - run_started:.0f} s."
+        f"wrote {args.output} in {time.perf_counter() - run_started:.0f} s."
     )
     return update
 

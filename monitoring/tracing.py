@@ -15,6 +15,7 @@ OTEL_EXPORTER_OTLP_ENDPOINT set they are also sent over OTLP/HTTP (Jaeger, Langf
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import threading
@@ -362,6 +363,34 @@ def span_row(span: ReadableSpan) -> dict[str, Any]:
     }
 
 
+# The columns span_row fills, in the order of _SPAN_INSERT_SQL.
+_SPAN_COLUMNS = (
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "name",
+    "kind",
+    "status",
+    "status_message",
+    "start_time",
+    "end_time",
+    "duration_ms",
+    "attributes",
+    "events",
+    "tenant_id",
+    "conversation_id",
+    "query_id",
+)
+_JSON_COLUMNS = frozenset(("attributes", "events"))
+_SPAN_INSERT_SQL = """
+INSERT INTO monitoring_tracespan
+    (trace_id, span_id, parent_span_id, name, kind, status, status_message, start_time, end_time,
+     duration_ms, attributes, events, tenant_id, conversation_id, query_id, created_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s)
+ON CONFLICT DO NOTHING
+"""
+
+
 class PostgresSpanExporter(SpanExporter):
     """Writes finished spans to the TraceSpan table.
 
@@ -394,13 +423,27 @@ class PostgresSpanExporter(SpanExporter):
     @staticmethod
     def _write(rows: list[dict[str, Any]], outcome: dict[str, bool]) -> None:
         from django.db import connection
+        from django.utils import timezone
 
-        from monitoring.models import TraceSpan
-
+        created_at = timezone.now()
         try:
-            TraceSpan.objects.bulk_create(
-                [TraceSpan(**row) for row in rows], batch_size=500, ignore_conflicts=True
-            )
+            # One prepared INSERT for the batch rather than bulk_create: this runs for every
+            # question's spans, in the web process, and the ORM's per-object work (and its
+            # UNNEST array encoding) took about twice the CPU.
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    _SPAN_INSERT_SQL,
+                    [
+                        [
+                            *(
+                                json.dumps(row[column]) if column in _JSON_COLUMNS else row[column]
+                                for column in _SPAN_COLUMNS
+                            ),
+                            created_at,
+                        ]
+                        for row in rows
+                    ],
+                )
             outcome["ok"] = True
         except Exception as exc:
             # One line, no traceback: a database that is down would otherwise flood the log.

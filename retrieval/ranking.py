@@ -158,35 +158,66 @@ def lexical_features(
         return LexicalFeatures(0.0, 0.0, 0.0, 0.0)
     weights = {t: (idf or {}).get(t, 1.0) for t in q_terms}
     total = sum(weights.values()) or 1.0
-    doc_terms = _stems_of(text)
-    coverage = sum(w for t, w in weights.items() if t in doc_terms) / total
+    profile = _text_profile(text)
+    coverage = sum(w for t, w in weights.items() if t in profile.stems) / total
 
     q_numbers = numbers_in(question)
-    numbers = len(q_numbers & numbers_in(text)) / len(q_numbers) if q_numbers else 0.0
+    numbers = len(q_numbers & profile.numbers) / len(q_numbers) if q_numbers else 0.0
 
     table_row = 0.0
-    for line in text.splitlines():
-        if TABLE_CELL_SEPARATOR not in line:
-            continue
-        label_terms = _stems_of(line.split(TABLE_CELL_SEPARATOR, 1)[0])
-        if label_terms:
-            share = sum(w for t, w in weights.items() if t in label_terms) / total
-            table_row = max(table_row, share)
+    for label_terms in profile.table_labels:
+        share = sum(w for t, w in weights.items() if t in label_terms) / total
+        table_row = max(table_row, share)
 
-    stems_in_order = [_stem(t) for t in _TOKEN.findall(text.lower()) if not t[0].isdigit()]
-    bigrams = set(itertools.pairwise(stems_in_order))
     q_in_order = [
         _stem(t)
         for t in _TOKEN.findall(question.lower())
         if not t[0].isdigit() and t not in _STOPWORDS
     ]
     q_pairs = list(itertools.pairwise(q_in_order))
-    phrase = sum(1 for pair in q_pairs if pair in bigrams) / len(q_pairs) if q_pairs else 0.0
+    phrase = (
+        sum(1 for pair in q_pairs if pair in profile.bigrams) / len(q_pairs) if q_pairs else 0.0
+    )
     return LexicalFeatures(coverage, numbers, table_row, phrase)
 
 
-def _stems_of(text: str) -> set[str]:
-    return {_stem(t) for t in _TOKEN.findall(text.lower()) if not t[0].isdigit()}
+@dataclass(frozen=True)
+class _TextProfile:
+    """What lexical_features reads from a candidate's text, whatever the question."""
+
+    stems: frozenset[str]
+    numbers: frozenset[str]
+    table_labels: tuple[frozenset[str], ...]  # the stems of each table row's label, if any
+    bigrams: frozenset[tuple[str, str]]
+
+
+# The same chunks come back as candidates query after query; a query re-ranks up to 100 of them.
+# Bounded: a few thousand chunk texts at most a few kilobytes each, with their word sets.
+@lru_cache(maxsize=2048)
+def _text_profile(text: str) -> _TextProfile:
+    labels = []
+    for line in text.splitlines():
+        if TABLE_CELL_SEPARATOR not in line:
+            continue
+        label_terms = _stems_of(line.split(TABLE_CELL_SEPARATOR, 1)[0])
+        if label_terms:
+            labels.append(label_terms)
+    stems_in_order = [_stem(t) for t in _TOKEN.findall(text.lower()) if not t[0].isdigit()]
+    return _TextProfile(
+        stems=_stems_of(text),
+        numbers=frozenset(numbers_in(text)),
+        table_labels=tuple(labels),
+        bigrams=frozenset(itertools.pairwise(stems_in_order)),
+    )
+
+
+def _stems_of(text: str) -> frozenset[str]:
+    return frozenset(_stem(t) for t in _TOKEN.findall(text.lower()) if not t[0].isdigit())
+
+
+@lru_cache(maxsize=2048)
+def _text_stems(text: str) -> frozenset[str]:
+    return _stems_of(text)
 
 
 def candidate_idf(question: str, texts: Iterable[str]) -> dict[str, float]:
@@ -195,7 +226,7 @@ def candidate_idf(question: str, texts: Iterable[str]) -> dict[str, float]:
     Terms every candidate shares (the company name, "net") say little about which one is
     right; the candidate pool is a good enough sample to learn that without corpus statistics.
     """
-    stem_sets = [_stems_of(text) for text in texts]
+    stem_sets = [_text_stems(text) for text in texts]
     n = len(stem_sets)
     return {
         term: math.log((n + 1) / (1 + sum(1 for s in stem_sets if term in s))) + 1.0

@@ -9,8 +9,11 @@ from billing.services.budgets import (
     reservations_expire,
 )
 from billing.services.ledger import (
+    PricedLine,
     QueryTotals,
+    ledger_line_price,
     ledger_line_record,
+    ledger_lines_record,
     period_resets_at,
     period_start_for,
     query_summary_record,
@@ -18,10 +21,13 @@ from billing.services.ledger import (
 )
 
 __all__ = [
+    "PricedLine",
     "QueryTotals",
     "budget_reserve",
     "budget_warning_send",
+    "ledger_line_price",
     "ledger_line_record",
+    "ledger_lines_record",
     "period_resets_at",
     "period_start_for",
     "query_summary_record",

@@ -1,11 +1,12 @@
 """Budget reservations (reserve, shrink, settle, expire) and the 90% warning email.
 
-Holds and settlements are single statements (the billing_reserve and billing_settle database
-functions of migration 0005), so the tenant's budget row, which every question of the tenant
-touches, is locked for microseconds. Locking order, everywhere: a reservation row, then the
-member's budget-period row, then the tenant's. Those transactions commit without waiting for
-the WAL flush (BUDGET_ASYNC_COMMIT): a crash can lose the last fraction of a second of holds,
-never a ledger row, and settlement and expiry recompute spend from the ledger.
+Holds, shrinks and settlements are single statements (a shrink's is below; the others are the
+billing_reserve and billing_settle database functions of migration 0005), so the tenant's
+budget row, which every question of the tenant touches, is locked for microseconds. Locking
+order, everywhere: a reservation row, then the member's budget-period row, then the tenant's.
+Those transactions commit without waiting for the WAL flush (BUDGET_ASYNC_COMMIT): a crash can
+lose the last fraction of a second of holds, never a ledger row, and settlement and expiry
+recompute spend from the ledger.
 """
 
 from __future__ import annotations
@@ -310,37 +311,69 @@ def budget_reserve(
     )
 
 
+# One statement, so a shrink is one round trip like a hold or a settlement. The member's row is
+# updated before the tenant's (the tenant's UPDATE joins the count of the member's, so it cannot
+# take its row lock first): the one locking order, after the reservation's own row.
+_SHRINK_SQL = """
+WITH held AS (
+    SELECT id, amount_usd, tokens,
+           set_config('synchronous_commit',
+                      CASE WHEN %(async)s THEN 'off' ELSE current_setting('synchronous_commit') END,
+                      true) AS commit_mode
+      FROM billing_reservation
+     WHERE id = %(reservation)s AND status = 'active'
+       FOR UPDATE
+), lowered AS (
+    UPDATE billing_reservation r
+       SET amount_usd = LEAST(held.amount_usd, %(amount)s),
+           tokens = LEAST(held.tokens, %(tokens)s)
+      FROM held
+     WHERE r.id = held.id AND (held.amount_usd > %(amount)s OR held.tokens > %(tokens)s)
+ RETURNING r.tenant_id, r.user_id, r.period_start, r.amount_usd, r.tokens,
+           r.amount_usd - held.amount_usd AS d_usd, r.tokens - held.tokens AS d_tokens
+), member AS (
+    UPDATE billing_budgetperiod b
+       SET reserved_usd = GREATEST(b.reserved_usd + l.d_usd, 0),
+           reserved_tokens = GREATEST(b.reserved_tokens + l.d_tokens, 0),
+           updated_at = %(now)s
+      FROM lowered l
+     WHERE b.tenant_id = l.tenant_id AND b.user_id = l.user_id
+       AND b.period_start = l.period_start
+ RETURNING b.id
+), tenant AS (
+    UPDATE billing_budgetperiod b
+       SET reserved_usd = GREATEST(b.reserved_usd + l.d_usd, 0),
+           reserved_tokens = GREATEST(b.reserved_tokens + l.d_tokens, 0),
+           updated_at = %(now)s
+      FROM lowered l, (SELECT count(*) FROM member) AS member_done
+     WHERE b.tenant_id = l.tenant_id AND b.user_id IS NULL AND b.period_start = l.period_start
+ RETURNING b.id
+)
+SELECT amount_usd, tokens FROM lowered
+"""
+
+
 def reservation_shrink(
     *, reservation: Reservation, amount_usd: Decimal, tokens: int, now: datetime | None = None
 ) -> Reservation:
     """Lower an active hold once a better estimate is known (never raises it: a hold that grows
-    mid-answer could fail where the user cannot be told cleanly). Returns the reservation as
-    it now stands."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        _async_commit()
-        row = (
-            ReservationRow.objects.select_for_update()
-            .filter(pk=reservation.id, status=ReservationRow.Status.ACTIVE)
-            .first()
+    mid-answer could fail where the user cannot be told cleanly), in one statement. Call it
+    outside a transaction: it commits on its own. Returns the reservation as it now stands."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SHRINK_SQL,
+            {
+                "reservation": reservation.id,
+                "amount": max(ZERO, amount_usd),
+                "tokens": max(0, tokens),
+                "now": now or timezone.now(),
+                "async": bool(getattr(settings, "BUDGET_ASYNC_COMMIT", True)),
+            },
         )
-        if row is None:
-            return reservation
-        new_amount = min(row.amount_usd, max(ZERO, amount_usd))
-        new_tokens = min(row.tokens, max(0, tokens))
-        d_amount, d_tokens = new_amount - row.amount_usd, new_tokens - row.tokens
-        if not d_amount and not d_tokens:
-            return reservation
-        ReservationRow.objects.filter(pk=row.pk).update(amount_usd=new_amount, tokens=new_tokens)
-        for user_id in (row.user_id, None) if row.user_id is not None else (None,):
-            _apply(
-                tenant_id=row.tenant_id,
-                user_id=user_id,
-                period=row.period_start,
-                d_reserved=d_amount,
-                d_reserved_tokens=d_tokens,
-                now=now,
-            )
+        row = cursor.fetchone()
+    if row is None:  # not active any more, or nothing to lower
+        return reservation
+    new_amount, new_tokens = row
     return Reservation(
         id=reservation.id,
         tenant_id=reservation.tenant_id,
@@ -348,7 +381,7 @@ def reservation_shrink(
         query_id=reservation.query_id,
         period_start=reservation.period_start,
         amount_usd=new_amount,
-        tokens=new_tokens,
+        tokens=int(new_tokens),
         expires_at=reservation.expires_at,
         budget_used_ratio=reservation.budget_used_ratio,
         budget_warning=reservation.budget_warning,

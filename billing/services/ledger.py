@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.postgres.aggregates import BoolOr
 from django.db import connection
@@ -15,7 +16,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Tenant, User
-from billing.contracts import UsageLine
+from billing.contracts import PriceQuote, UsageLine
 from billing.models import MONEY_PLACES, LedgerEntry
 from billing.pricing import line_cost, price_get
 
@@ -41,13 +42,87 @@ def period_resets_at(period_start: date) -> datetime:
 # --- Ledger ------------------------------------------------------------------------------
 
 
-_LINE_SQL = """
-INSERT INTO billing_ledgerentry
+@dataclass(frozen=True)
+class PricedLine:
+    """A model or embedding call priced when it was made, to append to the ledger later (with
+    the query's other calls, or with its summary) at its own time and cost."""
+
+    line: UsageLine
+    at: datetime
+    cost_usd: Decimal
+
+
+def ledger_line_price(
+    *, line: UsageLine, at: datetime | None = None, price: PriceQuote | None = None
+) -> PricedLine:
+    """`line` priced at `at` (default now), with `price` when the caller already holds the quote
+    valid then (so no price table read is needed)."""
+    at = at or timezone.now()
+    price = price or price_get(provider=line.provider, model=line.model, at=at)
+    return PricedLine(line=line, at=at, cost_usd=line_cost(line=line, price=price))
+
+
+_LINE_COLUMNS = """
     (created_at, tenant_id, user_id, conversation_id, query_id, kind, provider, model,
      input_tokens, output_tokens, cached_input_tokens, cache_write_input_tokens, cost_usd,
      cost_saved_usd, latency_ms, cache_hit, status, providers_tried)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, '{}')
 """
+_LINES_SQL = "INSERT INTO billing_ledgerentry {columns} VALUES {rows}"
+
+
+def _line_rows(lines: Sequence[PricedLine], params: dict[str, Any], *, user: User | None) -> str:
+    """VALUES rows for `lines`, their values added to `params` (tenant, conversation and query
+    are the shared %(tenant)s, %(conversation)s and %(query)s)."""
+    params["user"] = user.pk if user is not None else None
+    rows = []
+    for n, priced in enumerate(lines):
+        line = priced.line
+        values = {
+            "at": priced.at,
+            "kind": line.kind,
+            "provider": line.provider,
+            "model": line.model,
+            "input": line.input_tokens,
+            "output": line.output_tokens,
+            "cached": line.cached_input_tokens,
+            "cache_write": line.cache_write_input_tokens,
+            "cost": priced.cost_usd,
+            "saved": line.cost_saved_usd,
+            "latency": line.latency_ms,
+            "hit": line.cache_hit,
+            "status": line.status,
+        }
+        params.update({f"{name}_{n}": value for name, value in values.items()})
+        rows.append(
+            f"(%(at_{n})s, %(tenant)s, %(user)s, %(conversation)s, %(query)s, %(kind_{n})s, "
+            f"%(provider_{n})s, %(model_{n})s, %(input_{n})s, %(output_{n})s, %(cached_{n})s, "
+            f"%(cache_write_{n})s, %(cost_{n})s, %(saved_{n})s, %(latency_{n})s, %(hit_{n})s, "
+            f"%(status_{n})s, '{{}}')"
+        )
+    return ",\n".join(rows)
+
+
+def ledger_lines_record(
+    *,
+    tenant: Tenant,
+    user: User | None,
+    conversation_id: int | None,
+    query_id: uuid.UUID,
+    lines: Sequence[PricedLine],
+) -> None:
+    """Append calls priced earlier to the ledger, in their order, in one INSERT."""
+    if not lines:
+        return
+    params: dict[str, Any] = {
+        "tenant": tenant.pk,
+        "conversation": conversation_id,
+        "query": query_id,
+    }
+    rows = _line_rows(lines, params, user=user)
+    # Plain SQL: this runs for the calls of every question, and the ORM's save machinery would
+    # cost more than the statement itself.
+    with connection.cursor() as cursor:
+        cursor.execute(_LINES_SQL.format(columns=_LINE_COLUMNS, rows=rows), params)
 
 
 def ledger_line_record(
@@ -60,35 +135,15 @@ def ledger_line_record(
     at: datetime | None = None,
 ) -> Decimal:
     """Append one model or embedding call to the ledger, priced now; returns its cost in USD."""
-    at = at or timezone.now()
-    price = price_get(provider=line.provider, model=line.model, at=at)
-    cost = line_cost(line=line, price=price)
-    # One plain INSERT: this runs for every model and embedding call, and the ORM's save
-    # machinery would cost more than the statement itself.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _LINE_SQL,
-            [
-                at,
-                tenant.pk,
-                user.pk if user is not None else None,
-                conversation_id,
-                query_id,
-                line.kind,
-                line.provider,
-                line.model,
-                line.input_tokens,
-                line.output_tokens,
-                line.cached_input_tokens,
-                line.cache_write_input_tokens,
-                cost,
-                line.cost_saved_usd,
-                line.latency_ms,
-                line.cache_hit,
-                line.status,
-            ],
-        )
-    return cost
+    priced = ledger_line_price(line=line, at=at)
+    ledger_lines_record(
+        tenant=tenant,
+        user=user,
+        conversation_id=conversation_id,
+        query_id=query_id,
+        lines=[priced],
+    )
+    return priced.cost_usd
 
 
 @dataclass(frozen=True)
@@ -129,6 +184,7 @@ def query_totals(*, tenant: Tenant | int, query_id: uuid.UUID) -> QueryTotals:
 
 
 _SUMMARY_SQL = """
+{calls}
 INSERT INTO billing_ledgerentry
     (created_at, tenant_id, user_id, conversation_id, query_id, kind, provider, model,
      input_tokens, output_tokens, cached_input_tokens, cache_write_input_tokens, cost_usd,
@@ -138,9 +194,34 @@ SELECT %(at)s, %(tenant)s, %(user)s, %(conversation)s, %(query)s, 'query', %(pro
        COALESCE(SUM(cached_input_tokens), 0), COALESCE(SUM(cache_write_input_tokens), 0),
        COALESCE(SUM(cost_usd), 0), COALESCE(SUM(cost_saved_usd), 0), %(estimated)s,
        %(latency)s, COALESCE(BOOL_OR(cache_hit), false), %(status)s, %(tried)s
-  FROM billing_ledgerentry
- WHERE tenant_id = %(tenant)s AND query_id = %(query)s AND kind <> 'query'
+  FROM calls
 RETURNING cost_usd, input_tokens, output_tokens, cached_input_tokens, cost_saved_usd, cache_hit
+"""
+# The query's calls already on the ledger.
+_CALLS_RECORDED_SQL = """
+WITH calls AS (
+    SELECT input_tokens, output_tokens, cached_input_tokens, cache_write_input_tokens, cost_usd,
+           cost_saved_usd, cache_hit
+      FROM billing_ledgerentry
+     WHERE tenant_id = %(tenant)s AND query_id = %(query)s AND kind <> 'query'
+)
+"""
+# Those, and calls not on the ledger yet, which the same statement appends: its snapshot does not
+# see them in the table, so they are summed from what their INSERT returns.
+_CALLS_WITH_NEW_SQL = """
+WITH added AS (
+    INSERT INTO billing_ledgerentry {columns}
+    VALUES {rows}
+    RETURNING input_tokens, output_tokens, cached_input_tokens, cache_write_input_tokens,
+              cost_usd, cost_saved_usd, cache_hit
+), calls AS (
+    SELECT input_tokens, output_tokens, cached_input_tokens, cache_write_input_tokens, cost_usd,
+           cost_saved_usd, cache_hit
+      FROM billing_ledgerentry
+     WHERE tenant_id = %(tenant)s AND query_id = %(query)s AND kind <> 'query'
+    UNION ALL
+    SELECT * FROM added
+)
 """
 
 
@@ -157,26 +238,31 @@ def query_summary_record(
     model: str = "",
     estimated_cost_usd: Decimal | None = None,
     at: datetime | None = None,
+    lines: Sequence[PricedLine] = (),
 ) -> QueryTotals:
     """Append the one summary row of a query: its total cost, tokens, latency and the providers
-    tried, summed from its call rows in the same statement. Returns those totals."""
+    tried, summed from its call rows in the same statement. `lines` are calls priced but not
+    on the ledger yet: the same statement appends them first (one round trip, one commit).
+    Returns those totals."""
+    params: dict[str, Any] = {
+        "at": at or timezone.now(),
+        "tenant": tenant.pk,
+        "user": user.pk if user is not None else None,
+        "conversation": conversation_id,
+        "query": query_id,
+        "provider": provider,
+        "model": model,
+        "estimated": estimated_cost_usd,
+        "latency": latency_ms,
+        "status": status if status in LedgerEntry.Status.values else "error",
+        "tried": list(providers_tried),
+    }
+    calls = _CALLS_RECORDED_SQL
+    if lines:
+        rows = _line_rows(lines, params, user=user)
+        calls = _CALLS_WITH_NEW_SQL.format(columns=_LINE_COLUMNS, rows=rows)
     with connection.cursor() as cursor:
-        cursor.execute(
-            _SUMMARY_SQL,
-            {
-                "at": at or timezone.now(),
-                "tenant": tenant.pk,
-                "user": user.pk if user is not None else None,
-                "conversation": conversation_id,
-                "query": query_id,
-                "provider": provider,
-                "model": model,
-                "estimated": estimated_cost_usd,
-                "latency": latency_ms,
-                "status": status if status in LedgerEntry.Status.values else "error",
-                "tried": list(providers_tried),
-            },
-        )
+        cursor.execute(_SUMMARY_SQL.format(calls=calls), params)
         cost, tokens_in, tokens_out, cached, saved, hit = cursor.fetchone()
     return QueryTotals(
         cost_usd=cost,
