@@ -16,6 +16,7 @@ CachedAnswer) built here from agents.contracts.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -534,13 +535,19 @@ def _lookup(*, key: str, version: str, chain: tuple[str, ...]) -> _Lookup:
 def _expected_prompt_version() -> str:
     """The prompt version of the answer request the turn will build (the instructions and
     generation settings do not depend on the passages), known before retrieval."""
-    tools = tool_definitions() if tool_rounds_allowed() else ()
+    return _prompt_version_for(
+        int(getattr(settings, "LLM_MAX_TOKENS", 1024)), tool_rounds_allowed()
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _prompt_version_for(max_tokens: int, tool_rounds: int) -> str:
     skeleton = build_request(
         question="",
         passages=(),
         history=(),
-        max_tokens=int(getattr(settings, "LLM_MAX_TOKENS", 1024)),
-        tools=tools,
+        max_tokens=max_tokens,
+        tools=tool_definitions() if tool_rounds else (),
     )
     return prompt_version(skeleton)
 

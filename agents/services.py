@@ -23,7 +23,7 @@ from django.db import transaction
 from accounts.errors import ApplicationError, ProviderUnavailable, ValidationFailed
 from accounts.models import Membership, Tenant, User
 from accounts.selectors import tenant_quota_get
-from agents.billing_hooks import STATE_CACHED_PASSAGES
+from agents.billing_hooks import STATE_CACHED_PASSAGES, STATE_CORPUS_VERSION, STATE_FILTERS
 from agents.contracts import (
     ChatMessage,
     ModelRequest,
@@ -57,7 +57,7 @@ from agents.selectors import conversation_get
 from agents.tools import ToolResult, tool_call, tool_definitions, tool_rounds_allowed
 from monitoring.pii import pii_restore
 from retrieval.contracts import RetrievedChunk, SearchFilters
-from retrieval.selectors import company_directory
+from retrieval.selectors import company_directory, corpus_version_get
 
 MAX_QUESTION_CHARS = 4000
 HISTORY_TURNS = 4
@@ -363,11 +363,20 @@ async def turn_prepare(
     caller's, or whatever a before_agent hook raises (budget, rate limit, suspended tenant).
     """
     question = _validate_question(question)
-    conversation = await sync_to_async(conversation_get)(
-        tenant=tenant, user=user, conversation_id=conversation_id
-    )
-    quota = await sync_to_async(tenant_quota_get)(tenant=tenant)
-    history, previous_questions = await sync_to_async(_history)(conversation)
+
+    def reads() -> tuple[Conversation, str, list[ChatMessage], list[str], str]:
+        # One thread hop for everything the turn reads before it starts.
+        conversation = conversation_get(tenant=tenant, user=user, conversation_id=conversation_id)
+        history, previous_questions = _history(conversation)
+        return (
+            conversation,
+            tenant_quota_get(tenant=tenant).tier,
+            history,
+            previous_questions,
+            corpus_version_get(tenant=tenant),
+        )
+
+    conversation, tier, history, previous_questions, corpus_version = await sync_to_async(reads)()
     # ctx.question becomes the standalone question once a follow-up has been condensed.
     ctx = RunContext(
         tenant=tenant,
@@ -375,9 +384,12 @@ async def turn_prepare(
         membership=membership,
         conversation_id=conversation.pk,
         question=question,
-        tier=quota.tier,
+        tier=tier,
         is_follow_up=looks_like_follow_up(question, previous_questions),
     )
+    # What the answer cache's key needs, already read.
+    ctx.state[STATE_FILTERS] = dict(conversation.scope or {})
+    ctx.state[STATE_CORPUS_VERSION] = corpus_version
     pipeline = Pipeline.from_settings()
     started = time.perf_counter()
     await pipeline.before_agent(ctx)

@@ -25,9 +25,7 @@ FAILOVER_HOOK = "agents.hooks.FailoverHook"
 
 # agents.services' sync calls by function name, and what they are.
 CALL_LABELS = {
-    "conversation_get": "prepare_reads",
-    "tenant_quota_get": "prepare_reads",
-    "_history": "prepare_reads",
+    "reads": "prepare_reads",  # conversation, quota, history and corpus version in one hop
     "create": "persistence",  # the user's message
     "_save_turn": "persistence",  # the answer, its checkpoint, the conversation title
     "_retrieve": "retrieval",
