@@ -532,6 +532,12 @@ def _lookup(*, key: str, version: str, chain: tuple[str, ...]) -> _Lookup:
     return _Lookup(key=key, version=version, chain=chain, entry=entry, saved_usd=saved)
 
 
+def _chain_key(tier: str) -> tuple[str, ...]:
+    """The chain's providers with their models: another model (or a new version of the offline
+    provider's rules, which bumps OFFLINE_MODEL) must not be served an older one's answers."""
+    return tuple(f"{provider}:{model}" for provider, model in chain_models(tier))
+
+
 def _expected_prompt_version() -> str:
     """The prompt version of the answer request the turn will build (the instructions and
     generation settings do not depend on the passages), known before retrieval."""
@@ -643,7 +649,7 @@ class AnswerCacheHook(Hook):
     async def before_agent(self, ctx: RunContext) -> None:
         if not answer_cache_enabled() or ctx.is_follow_up:
             return
-        chain = tuple(name for name, _ in chain_models(ctx.tier))
+        chain = _chain_key(ctx.tier)
 
         def look_up() -> _Lookup:
             version = _expected_prompt_version()
@@ -660,7 +666,7 @@ class AnswerCacheHook(Hook):
     def wrap_model_call(self, ctx: RunContext, call: ModelCall) -> ModelCall:
         if not answer_cache_enabled() or ctx.is_follow_up:
             return call
-        chain = tuple(str(name) for name in ctx.state.get("chain") or ())
+        chain = _chain_key(ctx.tier)
 
         key = ""
         # With tools, one answer spans several model calls (tool rounds); the cache keeps and

@@ -210,6 +210,20 @@ def test_a_cache_hit_is_found_before_retrieval_and_sends_nothing_to_a_model(
     assert_released(analyst, again["query_id"])
 
 
+def test_another_model_in_the_chain_is_not_served_the_old_models_answer(
+    analyst, corpus, llm_env, settings
+):
+    llm_env.script(ok(ANSWER), ok(ANSWER), api="anthropic")
+    assert ask(analyst, CAPEX).json()["provider"] == "anthropic"
+    settings.ANTHROPIC_MODEL = "claude-opus-5"
+
+    again = ask(analyst, CAPEX).json()
+
+    assert again["provider"] == "anthropic"
+    assert again["model"] == "claude-opus-5"
+    assert llm_env.requests_for("anthropic")[-1].body["model"] == "claude-opus-5"
+
+
 def test_follow_up_questions_are_never_answered_from_the_cache(analyst, corpus):
     for _ in range(2):
         conversation_id = new_conversation(analyst)

@@ -155,7 +155,7 @@ def test_offline_provider_says_it_is_offline():
     provider = OfflineProvider()
 
     assert provider.is_offline is True
-    assert provider.model == "offline-extractive-1"
+    assert provider.model == OFFLINE_MODEL == "offline-extractive-2"
 
 
 def test_running_headers_and_footers_are_never_quoted():

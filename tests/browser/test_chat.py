@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from accounts.models import Tenant
 from agents.models import Feedback, Message
+from agents.providers.offline import OFFLINE_MODEL
 from tests.browser.conftest import PHONE, WIDE
 from tests.fakes.llm_server import server_error, slow
 
@@ -174,7 +175,7 @@ def test_offline_answers_are_labelled_and_cite_the_filing(browser, make_member, 
     answer = page.locator(".answer").last
     expect(answer).to_have_attribute("data-status", "complete", timeout=60_000)
     expect(answer.locator(".badge-offline")).to_have_text("Offline")
-    expect(answer.locator(".answer-meta")).to_contain_text("offline-extractive-1")
+    expect(answer.locator(".answer-meta")).to_contain_text(OFFLINE_MODEL)
     expect(answer.locator(".answer-text")).to_contain_text("1,577")
     expect(answer.locator("a.cite").first).to_be_visible()
     browser.shot("offline")
