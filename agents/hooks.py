@@ -15,7 +15,7 @@ from accounts.errors import TenantSuspended
 from agents.contracts import AttemptRecord, ChatMessage, ModelRequest, StreamEvent
 from agents.pipeline import Hook, ModelCall, RunContext, RunOutcome, ToolCall
 from agents.providers.failover import build_chain, provider_settings_from_django
-from agents.tokens import estimate_tokens
+from agents.tokens import count_request_tokens
 from agents.tools import ToolResult
 from monitoring import metrics
 from monitoring.pii import PiiPolicy, pii_enforce
@@ -68,8 +68,8 @@ class ContextTrimHook(Hook):
         budget = int(getattr(settings, "LLM_CONTEXT_TOKENS", 8000)) - request.max_tokens
 
         def size(req: ModelRequest) -> int:
-            text = req.system + "".join(m.content for m in req.messages)
-            return estimate_tokens("openai", "gpt-4o", text)
+            # The whole request as a provider counts it: framing and tool definitions included.
+            return count_request_tokens("openai", "gpt-4o", req)
 
         trimmed = request
         tokens = size(trimmed)
