@@ -19,11 +19,10 @@ from agents.contracts import (
 )
 from agents.models import Checkpoint
 from agents.providers.offline import OFFLINE_CALL_ID, OfflineProvider, extract_answer
-from agents.tests.support import ask
+from agents.tests.support import ask, glueworks_ingest
 from agents.tokens import _encoding
 from agents.tools import tool_call, tool_definitions
 from billing.models import LedgerEntry
-from retrieval.services import DocumentMetadata, document_ingest, document_register
 
 MD_AND_A = ContextPassage(
     1,
@@ -451,22 +450,7 @@ FILING = (
 
 @pytest.fixture
 def corpus(analyst):
-    document, _ = document_register(
-        tenant=analyst.tenant,
-        user=None,
-        data=FILING.encode(),
-        filename="glue-2018.txt",
-        metadata=DocumentMetadata(
-            title="Glueworks 2018 10-K",
-            company="Glueworks Corp",
-            ticker="GLUE",
-            doc_type="10-K",
-            fiscal_year=2018,
-            fiscal_period="FY",
-        ),
-        queue=False,
-    )
-    document_ingest(document_id=document.pk)
+    return glueworks_ingest(analyst.tenant, FILING)
 
 
 @pytest.mark.django_db
