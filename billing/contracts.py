@@ -253,3 +253,13 @@ class OptimisationReport:
         if not self.total_cost_usd:
             return 0.0
         return float(self.routing_savings_usd / self.total_cost_usd)
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    """A model or embedding call priced when it was made, to append to the ledger later (with
+    the query's other calls, or with its summary) at its own time and cost."""
+
+    line: UsageLine
+    at: datetime
+    cost_usd: Decimal

@@ -16,7 +16,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Tenant, User
-from billing.contracts import PriceQuote, UsageLine
+from billing.contracts import PricedLine, PriceQuote, UsageLine
 from billing.models import MONEY_PLACES, LedgerEntry
 from billing.pricing import line_cost, price_get
 
@@ -40,16 +40,6 @@ def period_resets_at(period_start: date) -> datetime:
 
 
 # --- Ledger ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PricedLine:
-    """A model or embedding call priced when it was made, to append to the ledger later (with
-    the query's other calls, or with its summary) at its own time and cost."""
-
-    line: UsageLine
-    at: datetime
-    cost_usd: Decimal
 
 
 def ledger_line_price(
