@@ -29,7 +29,12 @@ from agents.contracts import (
     UsageReport,
 )
 from agents.providers.base import LLMProvider, word_pieces
-from agents.providers.offline_calculations import calculation_plan, calculation_sentence
+from agents.providers.offline_calculations import (
+    CALCULATED_PREFIX,
+    calculation_asked,
+    calculation_plan,
+    calculation_sentence,
+)
 from agents.providers.offline_text import (
     FINANCIAL_TERMS,
     SEPARATOR_CELL,
@@ -47,6 +52,11 @@ from agents.tokens import count_request_tokens, estimate_tokens
 OFFLINE_MODEL = "offline-extractive-2"
 OFFLINE_CALL_ID = "offline-calculation-1"
 NOT_FOUND_ANSWER = "The retrieved passages do not contain the answer to this question."
+NOT_CALCULATED = (
+    "No {kind} was calculated: the retrieved passages do not give every figure it needs "
+    "unambiguously (same measure, both periods, one unit)."
+)
+CALCULATOR_REFUSED = "No {kind} was calculated: the calculator could not use the figures."
 
 MAX_SENTENCES = 3
 MIN_COVERAGE = 0.4
@@ -248,26 +258,36 @@ class OfflineProvider(LLMProvider):
 
     def answer(self, request: ModelRequest) -> str:
         text = extract_answer(request.question, request.passages)
-        result = self._calculated(request)
-        if not result:
+        note = self._calculation_note(request)
+        if not note:
             return text
-        return result if text == NOT_FOUND_ANSWER else f"{text} {result}"
+        if text == NOT_FOUND_ANSWER and note.startswith(CALCULATED_PREFIX):
+            return note  # the result answers the question the quotes could not
+        return f"{text} {note}"
 
-    def _calculated(self, request: ModelRequest) -> str:
-        """The sentence stating our own calculation's result, once the calculator has answered.
+    def _calculation_note(self, request: ModelRequest) -> str:
+        """The sentence about the calculation the question asks for: its result once the
+        calculator has answered our call; why there is none when the calculator was on offer but
+        the passages did not allow one, or it refused the figures; else nothing.
 
         Only a call matching the plan is described (a call another provider made before failing
-        over has inputs we cannot vouch for); an error result states nothing.
+        over has inputs we cannot vouch for, and gets no sentence).
         """
-        if not request.tool_rounds:
+        asked = calculation_asked(request.question)
+        offered = bool(request.tools) and (
+            request.tool_choice == "auto" or bool(request.tool_rounds)
+        )
+        if asked is None or not offered:
             return ""
         plan = calculation_plan(request.question, request.passages, _tool_names(request))
         if plan is None:
-            return ""
+            return NOT_CALCULATED.format(kind=asked)
         for tool_round in request.tool_rounds:
             for exchange in tool_round.exchanges:
                 if exchange.name == plan.tool and exchange.arguments == plan.arguments:
-                    return "" if exchange.is_error else calculation_sentence(plan, exchange.output)
+                    if exchange.is_error:
+                        return CALCULATOR_REFUSED.format(kind=asked)
+                    return calculation_sentence(plan, exchange.output)
         return ""
 
     def estimate_input_tokens(self, request: ModelRequest) -> int:

@@ -579,6 +579,20 @@ def _metric_terms(text: str, entities: frozenset[str]) -> frozenset[str]:
     return _label_terms(text) - _QUESTION_ONLY - _TITLE_GENERIC - entities
 
 
+def calculation_asked(question: str) -> str | None:
+    """What calculation the question asks for ("growth", "CAGR", "margin"), whatever the
+    passages hold; None when it asks for none (or for a period this planner never computes)."""
+    if _NOT_ANNUAL.search(question):
+        return None
+    if _CAGR.search(question):
+        return "CAGR"
+    if _MARGIN.search(question) or _SHARE_OF_REVENUE.match(question.strip().rstrip("?. ")):
+        return "margin"
+    if _GROWTH.search(question) and not _NOT_GROWTH.search(question):
+        return "growth"
+    return None
+
+
 def calculation_plan(
     question: str, passages: tuple[ContextPassage, ...], tool_names: frozenset[str]
 ) -> CalculationPlan | None:

@@ -18,7 +18,14 @@ from agents.contracts import (
     UsageReport,
 )
 from agents.models import Checkpoint
-from agents.providers.offline import OFFLINE_CALL_ID, OfflineProvider, extract_answer
+from agents.providers.offline import (
+    CALCULATOR_REFUSED,
+    NOT_CALCULATED,
+    OFFLINE_CALL_ID,
+    OfflineProvider,
+    extract_answer,
+)
+from agents.providers.offline_calculations import calculation_asked
 from agents.tests.support import ask, glueworks_ingest
 from agents.tokens import _encoding
 from agents.tools import tool_call, tool_definitions
@@ -352,7 +359,13 @@ async def test_no_calculation_when_the_question_or_the_figures_leave_any_doubt(q
     assert not [e for e in events if isinstance(e, ToolUse)]
     assert events[-1] == StreamEnd("end_turn")
     text = "".join(e.text for e in events if isinstance(e, TextDelta))
-    assert text == extract_answer(question, passages)
+    quoted = extract_answer(question, passages)
+    asked = calculation_asked(question)
+    if asked is None:
+        assert text == quoted
+    else:
+        # The quotes, and a plain word that they are not the calculation asked for.
+        assert text == f"{quoted} {NOT_CALCULATED.format(kind=asked)}"
 
 
 @pytest.mark.asyncio
@@ -404,7 +417,8 @@ async def test_a_calculator_error_is_not_stated_and_the_answer_stays_extractive(
     text, _ = await OfflineProvider().complete(second_round(error))
 
     assert "Calculated" not in text
-    assert text == extract_answer(CAPEX_QUESTION, (MD_AND_A,))
+    quoted = extract_answer(CAPEX_QUESTION, (MD_AND_A,))
+    assert text == f"{quoted} {CALCULATOR_REFUSED.format(kind='growth')}"
 
 
 @pytest.mark.asyncio
