@@ -226,9 +226,11 @@ def _retrieve(
     """Passages for a question: one scoped search, or one per sub-question for comparisons."""
     k = int(getattr(settings, "AGENT_TOP_K", 6))
     filters = filters_from_scope(conversation_scope)
-    subs = [] if filters else decompose(question, company_directory(tenant=tenant))
+    # Read once: decomposition and every search below scope by the same companies.
+    directory = company_directory(tenant=tenant)
+    subs = [] if filters else decompose(question, directory)
     if not subs:
-        retriever = ChunkSearchRetriever(tenant=tenant, k=k, filters=filters)
+        retriever = ChunkSearchRetriever(tenant=tenant, k=k, filters=filters, directory=directory)
         nodes = retriever.retrieve(question)
         chunks = {c.chunk_id: c for c in retriever.last_chunks}
         scope = retriever.last_scope.as_dict() if retriever.last_scope else {}
@@ -237,7 +239,9 @@ def _retrieve(
     results: list[list[Any]] = []
     chunks = {}
     for sub in subs:
-        retriever = ChunkSearchRetriever(tenant=tenant, k=per_sub, filters=sub.filters)
+        retriever = ChunkSearchRetriever(
+            tenant=tenant, k=per_sub, filters=sub.filters, directory=directory
+        )
         results.append(retriever.retrieve(sub.question.sub_question))
         chunks.update({c.chunk_id: c for c in retriever.last_chunks})
     merged: list[Any] = []

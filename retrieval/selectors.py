@@ -331,11 +331,13 @@ def chunk_search(
     filters: SearchFilters | None = None,
     auto_scope: bool = True,
     embedder: Embedder | None = None,
+    directory: list[CompanyEntry] | None = None,
 ) -> SearchResult:
     """Hybrid search over the chunks this tenant can read.
 
     With no filters given and auto_scope on, companies and fiscal periods named in the question
     become filters; if that finds nothing, the scope is relaxed and the result says so.
+    `directory` is the tenant's company_directory when the caller has already read it.
     Raises ValidationFailed for an empty or oversized query or a bad k.
     """
     query = (query or "").strip()
@@ -350,7 +352,8 @@ def chunk_search(
     started = time.perf_counter()
     vector = embedder.embed_query(query)
     timings["embed_ms"] = (time.perf_counter() - started) * 1000
-    directory = company_directory(tenant=tenant)
+    if directory is None:
+        directory = company_directory(tenant=tenant)
     names = {int(c.id): c.name for c in directory}
 
     attempts: list[tuple[SearchFilters, bool, tuple[str, ...]]] = []

@@ -9,6 +9,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from accounts.models import Tenant
 from retrieval.contracts import AppliedScope, RetrievedChunk, SearchFilters
+from retrieval.scoping import CompanyEntry
 from retrieval.selectors import chunk_search
 
 
@@ -37,18 +38,29 @@ class ChunkSearchRetriever(BaseRetriever):
     """Retrieves a tenant's chunks; remembers the scope applied to the last query."""
 
     def __init__(
-        self, *, tenant: Tenant, k: int = 6, filters: SearchFilters | None = None, **kwargs: Any
+        self,
+        *,
+        tenant: Tenant,
+        k: int = 6,
+        filters: SearchFilters | None = None,
+        directory: list[CompanyEntry] | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.tenant = tenant
         self.k = k
         self.filters = filters
+        self.directory = directory
         self.last_scope: AppliedScope | None = None
         self.last_chunks: tuple[RetrievedChunk, ...] = ()
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         result = chunk_search(
-            tenant=self.tenant, query=query_bundle.query_str, k=self.k, filters=self.filters
+            tenant=self.tenant,
+            query=query_bundle.query_str,
+            k=self.k,
+            filters=self.filters,
+            directory=self.directory,
         )
         self.last_scope = result.scope
         self.last_chunks = result.hits
