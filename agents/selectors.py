@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 
 from accounts.errors import NotFound
@@ -32,3 +34,10 @@ def message_list(*, tenant: Tenant, conversation: Conversation) -> QuerySet[Mess
     return Message.objects.filter(tenant=tenant, conversation=conversation).order_by(
         "created_at", "id"
     )
+
+
+def message_checkpoint_state(message: Message, key: str) -> list[dict[str, Any]]:
+    """One list the answer's checkpoint kept ("tool_results", "attempts"); empty without one.
+    Select the messages with select_related("checkpoint") to read it without a query each."""
+    checkpoint = getattr(message, "checkpoint", None)
+    return list((checkpoint.state or {}).get(key, [])) if checkpoint else []

@@ -53,7 +53,7 @@ from agents.events import TurnEvent, error_frame, frame
 from agents.models import Checkpoint, Conversation, Message
 from agents.pipeline import ModelCall, Pipeline, RunContext, RunOutcome, ToolCall
 from agents.providers.base import ProviderError
-from agents.selectors import conversation_get
+from agents.selectors import conversation_get, message_checkpoint_state
 from agents.tools import ToolResult, tool_call, tool_definitions, tool_rounds_allowed
 from monitoring.pii import pii_restore
 from retrieval.contracts import RetrievedChunk, SearchFilters
@@ -630,15 +630,10 @@ async def answer_turn_collect(**kwargs: Any) -> dict[str, Any]:
     return result
 
 
-def _checkpoint_tools(message: Message) -> list[dict[str, Any]]:
-    checkpoint = getattr(message, "checkpoint", None)
-    return list((checkpoint.state or {}).get("tool_results", [])) if checkpoint else []
-
-
 def conversation_export(*, conversation: Conversation, fmt: str) -> str:
     """The conversation as JSON or Markdown (with citations)."""
     messages = list(conversation.messages.select_related("checkpoint").order_by("created_at", "id"))
-    tools = {m.pk: _checkpoint_tools(m) for m in messages}
+    tools = {m.pk: message_checkpoint_state(m, "tool_results") for m in messages}
     if fmt == "json":
         return json.dumps(
             {

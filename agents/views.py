@@ -159,8 +159,7 @@ def answer_parts(content: str, citations: list[dict[str, Any]]) -> list[AnswerPa
 
 
 def _failovers(message: Message) -> list[dict[str, str]]:
-    checkpoint = getattr(message, "checkpoint", None)
-    attempts = (checkpoint.state or {}).get("attempts", []) if checkpoint else []
+    attempts = selectors.message_checkpoint_state(message, "attempts")
     return [
         {"provider": a.get("provider", ""), "outcome": a.get("outcome", ""), "error": a["error"]}
         for a in attempts
@@ -170,8 +169,7 @@ def _failovers(message: Message) -> list[dict[str, str]]:
 
 def _tools(message: Message) -> list[dict[str, Any]]:
     """The calculations the answer used, as the chat script shows them while streaming."""
-    checkpoint = getattr(message, "checkpoint", None)
-    results = (checkpoint.state or {}).get("tool_results", []) if checkpoint else []
+    results = selectors.message_checkpoint_state(message, "tool_results")
     return [
         {
             "output": t.get("output", ""),

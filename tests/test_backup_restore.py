@@ -12,9 +12,9 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from accounts.models import Tenant
+from agents.tests.support import glueworks_ingest
 from monitoring.backups import backup_entries, database_drop
 from retrieval.selectors import chunk_search
-from retrieval.services import DocumentMetadata, document_ingest, document_register
 
 FILING = (
     "Glueworks Corp annual report for fiscal 2018.\n\nItem 1. Business\n\n"
@@ -41,22 +41,7 @@ def run(*args: str) -> str:
 # Data must be committed for pg_dump (another process) to see it, hence a transactional test.
 @pytest.mark.django_db(transaction=True)
 def test_backup_restored_into_a_fresh_database_gives_the_same_search_results(analyst, tmp_path):
-    document, _ = document_register(
-        tenant=analyst.tenant,
-        user=None,
-        data=FILING.encode(),
-        filename="glue-2018.txt",
-        metadata=DocumentMetadata(
-            title="Glueworks 2018 10-K",
-            company="Glueworks Corp",
-            ticker="GLUE",
-            doc_type="10-K",
-            fiscal_year=2018,
-            fiscal_period="FY",
-        ),
-        queue=False,
-    )
-    document_ingest(document_id=document.pk)
+    glueworks_ingest(analyst.tenant, FILING)
     expected = search(analyst.tenant.slug)
     assert expected
     assert any("1,577" in text for _, _, text, _ in expected)
