@@ -222,7 +222,9 @@ _log_handlers: dict[str, dict[str, Any]] = {
     "console": {
         "class": "logging.StreamHandler",
         "formatter": "json",
-        "stream": "ext://sys.stdout",
+        # stderr, so a command's own output on stdout (`manage.py ask --json | jq`) stays clean;
+        # container runtimes and systemd collect both streams.
+        "stream": "ext://sys.stderr",
     },
 }
 if LOG_FILE:

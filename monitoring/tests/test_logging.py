@@ -116,10 +116,10 @@ def test_a_failed_query_is_a_warning(caplog):
     assert logged.error_code == "provider_unavailable"  # type: ignore[attr-defined]
 
 
-def test_settings_log_json_to_stdout_and_to_a_size_rotated_file(tmp_path):
+def test_settings_log_json_to_stderr_and_to_a_size_rotated_file(tmp_path):
     assert settings.LOGGING["root"]["handlers"] == ["console", "file"]
     console = settings.LOGGING["handlers"]["console"]
-    assert console["stream"] == "ext://sys.stdout"
+    assert console["stream"] == "ext://sys.stderr"
     assert console["formatter"] == "json"
     file_config = copy.deepcopy(settings.LOGGING["handlers"]["file"])
     assert file_config["class"] == "logging.handlers.RotatingFileHandler"

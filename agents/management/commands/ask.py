@@ -32,7 +32,7 @@ class Command(BaseCommand):
             members = members.filter(user__email=options["user"].lower())
         membership = members.order_by("role", "created_at").first()
         if membership is None:
-            raise CommandError("No such member in this tenant.")
+            raise CommandError(_no_member_message(tenant.slug, options["user"]))
         conversation_id = options["conversation"]
         if conversation_id is None:
             conversation_id = services.conversation_create(
@@ -83,6 +83,16 @@ class Command(BaseCommand):
                 self.stderr.write(f"\nError: {data['error']['message']}")
             elif event.type == "end":
                 self.stdout.write(f"conversation {data['conversation_id']} ({data['status']})")
+
+
+def _no_member_message(tenant_slug: str, email: str | None) -> str:
+    add = (
+        f"add one with `manage.py create_user EMAIL --tenant {tenant_slug} "
+        "--role analyst`, then ask again"
+    )
+    if email:
+        return f"{email} is not a member of tenant '{tenant_slug}': {add} (or pass --user)."
+    return f"Tenant '{tenant_slug}' has no members to ask as: {add}."
 
 
 def _json_shape(result: dict[str, Any]) -> dict[str, Any]:
