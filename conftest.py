@@ -26,6 +26,12 @@ class Member:
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {self.raw_key}")
         return client
 
+    def session_client(self) -> APIClient:
+        """Signed in with a browser session (what issuing API keys needs)."""
+        client = APIClient()
+        client.force_login(self.user)
+        return client
+
 
 MemberFactory = Callable[..., Member]
 

@@ -11,8 +11,8 @@ from rest_framework.response import Response
 
 from accounts import selectors, services
 from accounts.api_base import TenantApiView
-from accounts.errors import NotFound
-from accounts.models import Membership
+from accounts.errors import NotFound, PermissionDenied
+from accounts.models import ApiKey, Membership
 
 
 class MeApi(TenantApiView):
@@ -78,6 +78,12 @@ class ApiKeyListApi(TenantApiView):
 
     @extend_schema(request=ApiKeyCreateInputSerializer, responses={201: ApiKeyCreatedSerializer})
     def post(self, request: Request) -> Response:
+        if isinstance(request.auth, ApiKey):
+            # A key that could mint keys would outlive its own revocation through its children.
+            raise PermissionDenied(
+                "API keys are issued from a signed-in session, not with another API key.",
+                details={"reason": "key_cannot_issue_keys"},
+            )
         data = self.ApiKeyCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         issued = services.api_key_issue(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found, server_error
@@ -13,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_default_handler
 
 from accounts.errors import ApplicationError, RateLimited
+from accounts.middleware import OUTAGES, outage_response
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +46,8 @@ def house_exception_handler(exc: Exception, context: dict[str, Any]) -> Response
             response[header] = value
         if exc.status_code == 401:
             response["WWW-Authenticate"] = "Bearer"
+        if exc.status_code == 503 and "Retry-After" not in response:
+            response["Retry-After"] = str(settings.API_RETRY_AFTER_SECONDS)
         return response
     if isinstance(exc, Http404):
         exc = drf.NotFound()
@@ -79,6 +84,10 @@ def json_or_html_404(request: HttpRequest, exception: Exception) -> HttpResponse
 
 
 def json_or_html_500(request: HttpRequest) -> HttpResponse:
+    # Django calls this while handling the exception: an outage is a 503, not our bug.
+    exc = sys.exc_info()[1]
+    if exc is not None and isinstance(exc, OUTAGES) and _wants_json(request):
+        return outage_response(exc)
     if _wants_json(request):
         return JsonResponse(
             error_body("server_error", "Something went wrong on our side. It has been logged."),

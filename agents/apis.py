@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
@@ -157,7 +158,7 @@ class ConversationMessageApi(TenantApiView):
 
     class QuestionSerializer(serializers.Serializer):
         question = serializers.CharField(
-            max_length=services.MAX_QUESTION_CHARS, trim_whitespace=True
+            max_length=settings.QUESTION_MAX_CHARS, trim_whitespace=True
         )
 
     @extend_schema(

@@ -56,7 +56,7 @@ from billing.answer_cache import (
     answer_cache_put,
 )
 from billing.contracts import CachedAnswer, PriceQuote, Reservation, StreamSlot, UsageLine
-from billing.pricing import line_cost, price_get, tokens_cost
+from billing.pricing import embedding_model, line_cost, price_get, tokens_cost
 from billing.ratelimit import request_count, stream_slot_acquire, stream_slot_release
 from billing.services import (
     PricedLine,
@@ -129,15 +129,6 @@ def _model_of(name: str, anthropic_model: str, openai_model: str) -> str:
     return name
 
 
-def embedding_model() -> tuple[str, str]:
-    """(provider, model) of the query embedder, as the price table names them."""
-    name = str(getattr(settings, "EMBEDDING_MODEL", "all-MiniLM-L6-v2"))
-    key = name.strip().lower().removeprefix("sentence-transformers/").removeprefix("openai/")
-    if key.startswith("text-embedding"):
-        return "openai", key
-    return "local", "all-MiniLM-L6-v2" if key in {"minilm", "all-minilm-l6-v2"} else name
-
-
 def _margin() -> Decimal:
     return Decimal(str(getattr(settings, "BUDGET_TOKEN_MARGIN", "1.25")))
 
@@ -159,7 +150,7 @@ def _embedding_cost(question: str) -> tuple[Decimal, int]:
 
 
 # A follow-up's condensing prompt: at most HISTORY_TURNS x 2 earlier messages cut to
-# CONDENSE_MESSAGE_CHARS, the question (MAX_QUESTION_CHARS) and the template: under 9,000
+# CONDENSE_MESSAGE_CHARS, the question (QUESTION_MAX_CHARS) and the template: under 9,000
 # characters, so under 4,000 tokens even at an unusually dense 2.25 characters a token.
 CONDENSE_HOLD_INPUT_TOKENS = 4_000
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from accounts.errors import ApplicationError
+from accounts.errors import ApplicationError, PermissionDenied
+from accounts.ws_auth import socket_authorize_async
 from agents import services
 from agents.events import error_frame, frame
 
@@ -25,33 +27,42 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         await self.accept()
-        if self.scope.get("auth_error") is not None:
-            exc: ApplicationError = self.scope["auth_error"]
-            await self.send_json(error_frame(exc.code, exc.message, exc.details).as_frame())
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
-        if self.scope.get("tenant_suspended"):
-            await self.send_json(
-                error_frame("tenant_suspended", "This workspace is suspended.").as_frame()
-            )
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
-        if self.scope.get("tenant") is None:
-            await self.send_json(
-                error_frame("not_authenticated", "Sign in or send an API key.").as_frame()
-            )
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+        error = self.scope.get("auth_error")
+        if error is not None:
+            await self._refuse(error)
             return
         self.conversation_id = int(self.scope["url_route"]["kwargs"]["conversation_id"])
 
+    async def _send_error(self, exc: ApplicationError) -> None:
+        await self.send_json(error_frame(exc.code, exc.message, exc.details).as_frame())
+
+    async def _refuse(self, exc: ApplicationError) -> None:
+        """Access is gone (credentials, membership, workspace): say why, then close."""
+        await self._send_error(exc)
+        await self.close(code=CLOSE_UNAUTHENTICATED if exc.status_code == 401 else CLOSE_FORBIDDEN)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Frames are JSON text; anything else gets an error frame, not a closed socket."""
+        try:
+            content = json.loads(text_data) if text_data is not None else None
+        except ValueError:
+            content = None
+        if text_data is None or content is None:
+            await self._malformed()
+            return
+        await self.receive_json(content)
+
+    async def _malformed(self) -> None:
+        await self.send_json(
+            error_frame(
+                "malformed_frame",
+                'Send JSON text frames: {"type": "ask", "question": "..."} or {"type": "cancel"}.',
+            ).as_frame()
+        )
+
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if not isinstance(content, dict) or content.get("type") not in ("ask", "cancel"):
-            await self.send_json(
-                error_frame(
-                    "malformed_frame",
-                    'Send {"type": "ask", "question": "..."} or {"type": "cancel"}.',
-                ).as_frame()
-            )
+            await self._malformed()
             return
         if content["type"] == "cancel":
             await self._cancel()
@@ -70,10 +81,19 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             )
             return
         try:
+            # Every question is authorised now, as a REST request would be.
+            membership = await socket_authorize_async(self.scope, writes=True)
+        except PermissionDenied as exc:
+            await self._send_error(exc)
+            return
+        except ApplicationError as exc:
+            await self._refuse(exc)
+            return
+        try:
             self.prepared = await services.turn_prepare(
-                tenant=self.scope["tenant"],
-                user=self.scope["user"],
-                membership=self.scope["membership"],
+                tenant=membership.tenant,
+                user=membership.user,
+                membership=membership,
                 conversation_id=self.conversation_id,
                 question=question,
             )

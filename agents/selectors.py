@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from accounts.errors import NotFound
+from accounts.errors import NotFound, PermissionDenied
 from accounts.models import Membership, Tenant, User
 from agents.models import Conversation, Message
 
@@ -15,9 +15,12 @@ def conversation_list(*, tenant: Tenant, user: User) -> QuerySet[Conversation]:
     return Conversation.objects.filter(tenant=tenant, user=user).order_by("-updated_at")
 
 
-def conversation_get(*, tenant: Tenant, user: User, conversation_id: int) -> Conversation:
+def conversation_get(
+    *, tenant: Tenant, user: User, conversation_id: int, to_ask: bool = False
+) -> Conversation:
     """A conversation of this user in this tenant (managers may read every member's);
-    NotFound otherwise, the same as a missing one."""
+    NotFound otherwise, the same as a missing one. `to_ask`: only its own user may add a
+    question (a manager reading a member's conversation gets PermissionDenied)."""
     conversations = Conversation.objects.select_related("tenant").filter(tenant=tenant)
     manager = Membership.objects.filter(
         tenant=tenant, user=user, role__in=(Membership.Role.OWNER, Membership.Role.ADMIN)
@@ -27,6 +30,11 @@ def conversation_get(*, tenant: Tenant, user: User, conversation_id: int) -> Con
     conversation = conversations.filter(pk=conversation_id).first()
     if conversation is None:
         raise NotFound("Conversation not found.")
+    if to_ask and conversation.user_id != user.pk:
+        raise PermissionDenied(
+            "Only the member who started this conversation can ask in it.",
+            details={"reason": "not_conversation_owner"},
+        )
     return conversation
 
 

@@ -57,9 +57,8 @@ from agents.selectors import conversation_get, message_checkpoint_state
 from agents.tools import ToolResult, tool_call, tool_definitions, tool_rounds_allowed
 from monitoring.pii import pii_restore
 from retrieval.contracts import RetrievedChunk, SearchFilters
-from retrieval.selectors import company_directory, corpus_version_get
+from retrieval.selectors import company_directory, corpus_version_get, question_validate
 
-MAX_QUESTION_CHARS = 4000
 HISTORY_TURNS = 4
 
 
@@ -89,18 +88,6 @@ def filters_from_scope(scope: dict[str, Any]) -> SearchFilters | None:
         fiscal_periods=tuple(scope.get("fiscal_periods", ())),
     )
     return None if filters.is_empty else filters
-
-
-def _validate_question(question: str) -> str:
-    question = (question or "").strip()
-    if not question:
-        raise ValidationFailed("The question is empty.", details={"field": "question"})
-    if len(question) > MAX_QUESTION_CHARS:
-        raise ValidationFailed(
-            f"The question is longer than {MAX_QUESTION_CHARS} characters.",
-            details={"field": "question", "max_chars": MAX_QUESTION_CHARS},
-        )
-    return question
 
 
 def _history(conversation: Conversation) -> tuple[list[ChatMessage], list[str]]:
@@ -366,11 +353,13 @@ async def turn_prepare(
     Raises ValidationFailed for a bad question, NotFound for a conversation that is not the
     caller's, or whatever a before_agent hook raises (budget, rate limit, suspended tenant).
     """
-    question = _validate_question(question)
+    question = question_validate(question)
 
     def reads() -> tuple[Conversation, str, list[ChatMessage], list[str], str]:
         # One thread hop for everything the turn reads before it starts.
-        conversation = conversation_get(tenant=tenant, user=user, conversation_id=conversation_id)
+        conversation = conversation_get(
+            tenant=tenant, user=user, conversation_id=conversation_id, to_ask=True
+        )
         history, previous_questions = _history(conversation)
         return (
             conversation,

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -300,6 +301,7 @@ def conversation_page(
         spent=spent,
         scope_labels=_scope_labels(tenant=membership.tenant, scope=conversation.scope or {}),
         can_ask=membership.can_write and conversation.user_id == membership.user_id,
+        question_max_chars=settings.QUESTION_MAX_CHARS,
         error_guidance={**ERROR_GUIDANCE, "default": DEFAULT_GUIDANCE},
     )
 

@@ -207,3 +207,13 @@ def tokens_cost(
         ),
         price=price,
     )
+
+
+def embedding_model() -> tuple[str, str]:
+    """(provider, model) of the query embedder (settings.EMBEDDING_MODEL), as the price table
+    names them."""
+    name = str(getattr(settings, "EMBEDDING_MODEL", "all-MiniLM-L6-v2"))
+    key = name.strip().lower().removeprefix("sentence-transformers/").removeprefix("openai/")
+    if key.startswith("text-embedding"):
+        return "openai", key
+    return "local", "all-MiniLM-L6-v2" if key in {"minilm", "all-minilm-l6-v2"} else name

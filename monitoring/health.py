@@ -1,7 +1,11 @@
-"""Liveness (/health, no I/O) and readiness (/ready: database, pgvector, Redis, with latencies)."""
+"""Liveness (/health, no I/O) and readiness (/ready: database, pgvector, Redis, with latencies).
+
+/ready answers anyone (load balancers, probes), so a failed check says only that it failed: the
+exception, with its host, socket and user names, goes to the log."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -12,6 +16,8 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+logger = logging.getLogger(__name__)
 
 
 @require_GET
@@ -75,8 +81,9 @@ def ready_view(request: HttpRequest) -> JsonResponse:
         try:
             detail = check()
             ok = True
-        except Exception as exc:
-            detail = f"{type(exc).__name__}: {exc}"
+        except Exception:
+            logger.exception("readiness check %s failed", name)
+            detail = "unavailable"
             ok = False
         ready = ready and ok
         results[name] = {

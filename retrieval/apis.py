@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -13,6 +14,7 @@ from rest_framework.response import Response
 from accounts.api_base import TenantApiView
 from accounts.errors import ValidationFailed
 from retrieval import selectors, services
+from retrieval.chunking import minilm_token_count
 from retrieval.contracts import SearchFilters
 from retrieval.models import FISCAL_PERIODS, Document
 
@@ -80,6 +82,8 @@ def metadata_from(data: dict[str, Any]) -> services.DocumentMetadata:
 
 class DocumentListApi(TenantApiView):
     parser_classes = (MultiPartParser, FormParser)
+    # Uploads (and re-uploads) count against the tenant's requests per minute.
+    throttle_scope = "upload"
 
     class DocumentFilterSerializer(serializers.Serializer):
         status = serializers.ChoiceField(choices=Document.Status.choices, required=False)
@@ -141,11 +145,13 @@ class DocumentDetailApi(TenantApiView):
 
 class SearchApi(TenantApiView):
     parser_classes = (JSONParser,)
+    # Counts against the tenant's requests per minute, and its query embedding is billed.
+    throttle_scope = "search"
     # Searching reads only; viewers may search.
     write_roles = ("owner", "admin", "analyst", "viewer")
 
     class SearchInputSerializer(serializers.Serializer):
-        query = serializers.CharField(max_length=selectors.MAX_QUERY_CHARS)
+        query = serializers.CharField(max_length=settings.QUESTION_MAX_CHARS)
         k = serializers.IntegerField(min_value=1, max_value=100, default=10)
         auto_scope = serializers.BooleanField(default=True)
         tickers = serializers.ListField(child=serializers.CharField(), required=False, default=list)
@@ -216,6 +222,7 @@ class SearchApi(TenantApiView):
             filters=filters,
             auto_scope=values["auto_scope"],
         )
+        self.usage_record(operation="search", input_tokens=minilm_token_count(values["query"]))
         return Response(
             {
                 "scope": result.scope.as_dict(),

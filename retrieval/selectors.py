@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, cast
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 
@@ -21,7 +22,6 @@ from retrieval.models import MINILM_DIMENSIONS, Company, CorpusVersion, Document
 from retrieval.ranking import Candidate, rerank
 from retrieval.scoping import CompanyEntry, QuestionScope, scope_from_question
 
-MAX_QUERY_CHARS = 2000
 CANDIDATES = 50  # per ranking, before fusion and the lexical re-rank
 RRF_K = 60
 VECTOR_WEIGHT = 1.0
@@ -323,6 +323,21 @@ def _run_search(
     return [replace(chunks[cast(int, c.chunk_id)], score=c.score) for c in ranked[:k]]
 
 
+def question_validate(question: str) -> str:
+    """The question or search query, stripped; the one length check every entry point and the
+    search itself share (settings.QUESTION_MAX_CHARS). Raises ValidationFailed."""
+    question = (question or "").strip()
+    limit = settings.QUESTION_MAX_CHARS
+    if not question:
+        raise ValidationFailed("The question is empty.", details={"field": "question"})
+    if len(question) > limit:
+        raise ValidationFailed(
+            f"The question is longer than {limit} characters.",
+            details={"field": "question", "max_chars": limit},
+        )
+    return question
+
+
 def chunk_search(
     *,
     tenant: Tenant,
@@ -340,11 +355,7 @@ def chunk_search(
     `directory` is the tenant's company_directory when the caller has already read it.
     Raises ValidationFailed for an empty or oversized query or a bad k.
     """
-    query = (query or "").strip()
-    if not query:
-        raise ValidationFailed("The question is empty.")
-    if len(query) > MAX_QUERY_CHARS:
-        raise ValidationFailed(f"The question is longer than {MAX_QUERY_CHARS} characters.")
+    query = question_validate(query)
     if not 1 <= k <= 100:
         raise ValidationFailed("k must be between 1 and 100.")
     embedder = embedder or get_embedder()

@@ -42,7 +42,7 @@ def test_key_authenticates_and_records_last_use(analyst):
 
 
 def test_issued_key_is_returned_once_by_the_api_and_listed_without_it(analyst):
-    created = analyst.client().post("/api/v1/api-keys", {"name": "ci"}, format="json")
+    created = analyst.session_client().post("/api/v1/api-keys", {"name": "ci"}, format="json")
     assert created.status_code == 201
     raw = created.json()["key"]
     assert raw.startswith(created.json()["prefix"] + ".")
@@ -92,7 +92,7 @@ def test_expired_key_is_rejected(analyst):
 
 
 def test_key_cannot_be_issued_with_an_expiry_in_the_past(analyst):
-    response = analyst.client().post(
+    response = analyst.session_client().post(
         "/api/v1/api-keys",
         {"name": "old", "expires_at": (timezone.now() - timedelta(days=1)).isoformat()},
         format="json",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
 from llama_index.core.chat_engine.condense_question import DEFAULT_PROMPT
 
 from agents.contracts import ChatMessage, ModelRequest
@@ -39,10 +40,15 @@ def looks_like_follow_up(question: str, previous_questions: list[str]) -> bool:
 
 def condense_heuristic(question: str, previous_questions: list[str]) -> str:
     """Without a model: the follow-up appended to the previous (standalone) question, which
-    carries the company and period the follow-up leaves out."""
+    carries the company and period the follow-up leaves out. The result stays within
+    QUESTION_MAX_CHARS: a long previous question gives up its tail first."""
     if not looks_like_follow_up(question, previous_questions):
         return question
-    return f"{previous_questions[-1]} {question}"
+    room = settings.QUESTION_MAX_CHARS - len(question) - 1
+    previous = previous_questions[-1]
+    if len(previous) > room:
+        previous = previous[: max(0, room)].rsplit(" ", 1)[0] if room > 0 else ""
+    return f"{previous} {question}".strip()
 
 
 def condense_request(question: str, history: list[ChatMessage]) -> ModelRequest:
@@ -68,8 +74,10 @@ def condense_request(question: str, history: list[ChatMessage]) -> ModelRequest:
 
 
 def condensed_text(reply: str, question: str) -> str:
-    """The model's rewrite, cleaned; the original question when the reply is not usable."""
+    """The model's rewrite, cleaned; the original question when the reply is not usable (empty,
+    rambling, or longer than any question may be)."""
     text = _LABEL.sub("", reply.strip()).strip().strip('"').strip()
-    if not text or len(text) > 4 * max(len(question), 100):
+    limit = min(4 * max(len(question), 100), settings.QUESTION_MAX_CHARS)
+    if not text or len(text) > limit:
         return question
     return text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
     "channels",
     "django_prometheus",
     "django_htmx",
+    "axes",
     "accounts",
     "retrieval",
     "agents",
@@ -57,6 +59,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Outermost of ours: every error under /api/ leaves in the house JSON format.
+    "accounts.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -67,6 +71,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Sign-in throttling (django-axes): last, as its documentation asks.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -149,6 +155,19 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = "UTC"
 
+# django-axes first: it refuses a sign-in once AXES_FAILURE_LIMIT attempts for that email from
+# that address have failed, for AXES_COOLOFF_MINUTES (the web sign-in and the admin's).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_RESET_ON_SUCCESS = True
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=0)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -192,7 +211,12 @@ REST_FRAMEWORK = {
     # ?format= is ours (conversation export), not DRF's renderer override.
     "URL_FORMAT_OVERRIDE": None,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Views with a throttle_scope (search, upload) count against the tenant's requests per
+    # minute, as questions do (billing.metering).
+    "DEFAULT_THROTTLE_CLASSES": ["billing.metering.TenantQuotaThrottle"],
 }
+# Where REST operations other than questions are billed (a search's query embedding).
+API_USAGE_RECORDER = "billing.metering.api_usage_record"
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "FinRAG API",
@@ -259,6 +283,8 @@ LOGGING = {
 # --- Product settings
 API_KEY_LAST_USED_RESOLUTION_SECONDS = env.int("API_KEY_LAST_USED_RESOLUTION_SECONDS", default=60)
 DEFAULT_TIER = env("DEFAULT_TIER", default="free")
+# Retry-After of a 503 when the database or Redis is unreachable.
+API_RETRY_AFTER_SECONDS = env.int("API_RETRY_AFTER_SECONDS", default=5)
 
 # Metrics endpoint access (bearer token or allow-listed client addresses).
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
@@ -290,6 +316,9 @@ AGENT_HOOKS: list[str] = env.list(
         "agents.observability_hooks.TracingHook",
     ],
 )
+# The longest question (or search query) any entry point accepts, and the longest a follow-up
+# may become once condensed with the conversation: one limit for REST, the websocket and search.
+QUESTION_MAX_CHARS = env.int("QUESTION_MAX_CHARS", default=2000)
 AGENT_TOP_K = env.int("AGENT_TOP_K", default=6)
 AGENT_TOOL_TIMEOUT_SECONDS = env.float("AGENT_TOOL_TIMEOUT_SECONDS", default=5.0)
 # The finance calculator offered to the model, and how many rounds of tool calls one answer may
