@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -59,6 +60,10 @@ from monitoring.pii import pii_restore
 from retrieval.contracts import RetrievedChunk, SearchFilters
 from retrieval.selectors import company_directory, corpus_version_get, question_validate
 
+logger = logging.getLogger(__name__)
+
+# The error a turn ends with when the model answered but the answer could not be stored.
+TURN_NOT_SAVED = "turn_not_saved"
 HISTORY_TURNS = 4
 
 
@@ -205,6 +210,15 @@ def _save_turn(
             conversation.title = user_message.content[:120]
         conversation.save(update_fields=["title", "updated_at"])
     return message
+
+
+async def _save_turn_shielded(*, status: str, **kwargs: Any) -> Message:
+    """_save_turn from a stream that may be cancelled: the save itself is never cut short."""
+    message_status = {
+        "ok": Message.Status.COMPLETE,
+        "interrupted": Message.Status.INTERRUPTED,
+    }.get(status, Message.Status.ERROR)
+    return await asyncio.shield(sync_to_async(_save_turn)(status=message_status, **kwargs))
 
 
 def _retrieve(
@@ -407,13 +421,6 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
     question, history = prepared.question, prepared.history
     started = prepared.started
     tenant = ctx.tenant
-    user_message = await sync_to_async(Message.objects.create)(
-        tenant=tenant,
-        conversation=conversation,
-        query_id=ctx.query_id,
-        role=Message.Role.USER,
-        content=question,
-    )
     call = pipeline.model_call(ctx, _no_model)
     answer_parts: list[str] = []
     status = "interrupted"
@@ -421,7 +428,16 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
     scope: dict[str, Any] = {}
     chunk_ids: list[int] = []
     failovers: list[dict[str, str]] = []
+    user_message: Message | None = None
+    saved: Message | None = None
     try:
+        user_message = await sync_to_async(Message.objects.create)(
+            tenant=tenant,
+            conversation=conversation,
+            query_id=ctx.query_id,
+            role=Message.Role.USER,
+            content=question,
+        )
         standalone = question
         if ctx.is_follow_up:
             standalone = await _condense(ctx, pipeline, call, prepared)
@@ -534,31 +550,42 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
         ctx.error_code = exc.code
         yield error_frame(exc.code, exc.message, exc.details)
     finally:
-        ctx.status = status
-        with contextlib.suppress(Exception):
-            await _after_model_for_new_attempts(pipeline, ctx)
-        answer = "".join(answer_parts)
-        latency_ms = int((time.perf_counter() - started) * 1000)
-        message_status = {
-            "ok": Message.Status.COMPLETE,
-            "interrupted": Message.Status.INTERRUPTED,
-        }.get(status, Message.Status.ERROR)
-        saved = await asyncio.shield(
-            sync_to_async(_save_turn)(
-                ctx=ctx,
-                conversation=conversation,
-                user_message=user_message,
-                answer=answer,
-                status=message_status,
-                citations=citations,
-                scope=scope,
-                latency_ms=latency_ms,
-                chunk_ids=chunk_ids,
-            )
+        # Settlement (ledger rows of answered calls, the budget hold, the stream slot, the trace)
+        # runs on every path, even when the turn cannot be saved.
+        try:
+            with contextlib.suppress(Exception):
+                await _after_model_for_new_attempts(pipeline, ctx)
+            if user_message is not None:
+                saved = await _save_turn_shielded(
+                    ctx=ctx,
+                    conversation=conversation,
+                    user_message=user_message,
+                    answer="".join(answer_parts),
+                    status=status,
+                    citations=citations,
+                    scope=scope,
+                    latency_ms=int((time.perf_counter() - started) * 1000),
+                    chunk_ids=chunk_ids,
+                )
+                ctx.state["message_id"] = saved.pk
+        except Exception:
+            logger.exception("The turn of query %s could not be saved", ctx.query_id)
+        finally:
+            if saved is None:
+                status = "error"
+                ctx.error_code = TURN_NOT_SAVED
+            ctx.status = status
+            with contextlib.suppress(Exception):
+                await pipeline.after_agent(
+                    ctx, RunOutcome(status=status, answer="".join(answer_parts))
+                )
+    if saved is None:
+        yield error_frame(
+            TURN_NOT_SAVED,
+            "The answer could not be saved, so it is not in the conversation. Try again.",
+            {"query_id": str(ctx.query_id)},
         )
-        with contextlib.suppress(Exception):
-            await pipeline.after_agent(ctx, RunOutcome(status=status, answer=answer))
-        ctx.state["message_id"] = saved.pk
+        return
     final = next((a for a in reversed(ctx.attempts) if a.outcome in ("ok", "interrupted")), None)
     yield frame(
         "usage",
