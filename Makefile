@@ -50,7 +50,7 @@ demo: setup
 
 serve:
 	@export DJANGO_SETTINGS_MODULE=config.settings.local; \
-	$(BIN)/celery -A config worker --loglevel=WARNING --concurrency=1 --pool=solo >logs/celery.log 2>&1 & \
+	$(BIN)/celery -A config worker --beat --schedule=.data/celerybeat-schedule --loglevel=WARNING --concurrency=1 --pool=solo >logs/celery.log 2>&1 & \
 	worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	echo "Serving http://$(HOST):$(PORT)/ (Celery worker pid $$worker, log logs/celery.log)"; \
 	$(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application

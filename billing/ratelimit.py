@@ -225,3 +225,16 @@ def stream_slots_held(*, tenant: Tenant, user: User, clock: Clock = time.time) -
     except RedisError as exc:
         redis_failure("stream_slots", fail_open=True, exc=exc)
         return 0
+
+
+def stream_slots_expire(*, clock: Clock = time.time) -> int:
+    """Drop every user's stream slots whose time ran out (processes that died holding them);
+    returns how many went. Acquiring a slot already ignores expired ones, so this only keeps
+    the sets small and the held counts true. Raises RedisError when Redis is unreachable."""
+    client = redis_client()
+    now_ms = int(clock() * 1000)
+    removed = 0
+    for key in client.scan_iter(match=f"{key_prefix()}:streams:*", count=500):
+        # Members are scored by their expiry time; a set left empty disappears with them.
+        removed += int(client.zremrangebyscore(key, "-inf", now_ms))
+    return removed

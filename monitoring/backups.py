@@ -9,9 +9,11 @@ line that `ps` shows.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +112,31 @@ def database_backup(*, db: Mapping[str, Any], path: Path) -> BackupResult:
     return BackupResult(
         path=path, size_bytes=path.stat().st_size, entries=entries, database=target.name
     )
+
+
+def backup_path(*, directory: Path, database: str, now: datetime) -> Path:
+    """Where a backup taken at `now` goes: <directory>/<database>-<UTC time>.dump."""
+    return Path(directory) / f"{database}-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}.dump"
+
+
+def backups_rotate(*, directory: Path, database: str, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` backups of `database` in `directory`; returns what went.
+
+    Only files named as `backup_path` names them count (the UTC time in the name orders them),
+    so archives copied there by hand, conversation archives and `.partial` files are never
+    touched. Raises ValueError when keep < 1: rotation must never delete the last backup.
+    """
+    if keep < 1:
+        raise ValueError("Keep at least one backup.")
+    pattern = re.compile(rf"^{re.escape(database)}-\d{{8}}T\d{{6}}Z\.dump$")
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    backups = sorted(p for p in directory.iterdir() if p.is_file() and pattern.match(p.name))
+    doomed = backups[:-keep]
+    for path in doomed:
+        path.unlink(missing_ok=True)
+    return doomed
 
 
 def database_create(*, db: Mapping[str, Any], name: str) -> None:

@@ -492,6 +492,6 @@ def test_the_housekeeping_task_expires_stale_holds_of_every_tenant(analyst, othe
             tokens=0,
             now=long_ago,
         )
-    assert reservations_expire_task() == 2
+    assert reservations_expire_task()["result"] == 2
     assert not Reservation.objects.filter(status="active").exists()
     assert BudgetPeriod.objects.filter(user__isnull=True, reserved_usd__gt=0).count() == 0

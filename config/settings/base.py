@@ -9,6 +9,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
+
 from config import embedded
 from config.env import BASE_DIR, env
 
@@ -58,6 +61,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: probes pass whatever Host they send (ALLOWED_HOSTS) and over plain HTTP.
+    "monitoring.middleware.health_check_middleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # Outermost of ours: every error under /api/ leaves in the house JSON format.
     "accounts.middleware.ApiErrorMiddleware",
@@ -167,6 +172,56 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_RESET_ON_SUCCESS = True
 AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=0)
+
+# --- Scheduled jobs: one Celery beat process enqueues them; each runs under its own advisory lock
+# (monitoring/jobs.py), so an overlapping or repeated run is skipped or harmless. The schedule is
+# code, reviewed with the tasks it names (a test checks it covers every job); SCHEDULED_JOBS_OFF
+# drops entries where something else runs them (the k8s backup CronJob). A tick not picked up
+# within its period (workers down or busy) expires rather than piling up.
+_HOUR = 60 * 60
+SCHEDULED_JOBS: dict[str, dict[str, Any]] = {
+    # Nightly, in the quiet hours, in this order: back up, then archive, then prune.
+    "database-backup": {
+        "task": "monitoring.tasks.database_backup_task",
+        "schedule": crontab(hour=2, minute=0),
+        "options": {"expires": _HOUR},
+    },
+    "conversation-archive": {
+        "task": "agents.tasks.conversations_archive_task",
+        "schedule": crontab(hour=3, minute=0),
+        "options": {"expires": _HOUR},
+    },
+    "trace-prune": {
+        "task": "monitoring.tasks.trace_spans_prune_task",
+        "schedule": crontab(hour=3, minute=30),
+        "options": {"expires": _HOUR},
+    },
+    # Hourly, once the hour's grace (billing.rollups.ROLLUP_GRACE, 10 minutes) has passed.
+    "ledger-rollups": {
+        "task": "billing.tasks.ledger_rollups_task",
+        "schedule": crontab(minute=15),
+        "options": {"expires": _HOUR},
+    },
+    # Every few minutes: holds of answers that died (TTL BUDGET_RESERVATION_TTL_SECONDS) and
+    # stream slots of processes that died (TTL RATE_LIMIT_STREAM_SLOT_TTL_SECONDS).
+    "budget-holds-expire": {
+        "task": "billing.tasks.reservations_expire_task",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 5 * 60},
+    },
+    "stream-slots-expire": {
+        "task": "billing.tasks.stream_slots_expire_task",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 5 * 60},
+    },
+}
+SCHEDULED_JOBS_OFF: list[str] = env.list("SCHEDULED_JOBS_OFF", default=[])
+_unknown_jobs = set(SCHEDULED_JOBS_OFF) - set(SCHEDULED_JOBS)
+if _unknown_jobs:
+    raise ImproperlyConfigured(f"SCHEDULED_JOBS_OFF names unknown jobs: {sorted(_unknown_jobs)}")
+CELERY_BEAT_SCHEDULE = {
+    name: entry for name, entry in SCHEDULED_JOBS.items() if name not in SCHEDULED_JOBS_OFF
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -354,6 +409,10 @@ TRACE_RETENTION_DAYS = env.int("TRACE_RETENTION_DAYS", default=30)
 
 # --- Backups and archival (manage.py backup / archive_conversations write here by default).
 BACKUP_DIR = Path(env("BACKUP_DIR", default=str(DATA_DIR / "backups")))
+# The nightly backup job keeps this many of its newest archives in BACKUP_DIR (at least 1).
+BACKUP_KEEP = env.int("BACKUP_KEEP", default=14)
+# The nightly archival job moves conversations untouched this long to BACKUP_DIR; 0 turns it off.
+CONVERSATION_ARCHIVE_AFTER_DAYS = env.int("CONVERSATION_ARCHIVE_AFTER_DAYS", default=90)
 
 # --- Billing: prices, ledger, budgets, rate limits and the answer cache (billing/, and
 # agents/billing_hooks.py in the pipeline). docs/configuration.md explains each choice.

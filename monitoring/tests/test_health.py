@@ -55,3 +55,36 @@ def test_embedded_redis_binary_is_a_real_redis_server():
         [embedded.redis_executable(), "--version"], capture_output=True, text=True, check=True
     )
     assert "Redis server" in version.stdout
+
+
+@pytest.mark.django_db
+@override_settings(ALLOWED_HOSTS=["rag.example.com"], SECURE_SSL_REDIRECT=True)
+def test_probes_pass_with_the_pod_ip_as_host_over_plain_http_while_other_paths_stay_guarded():
+    # A kubelet probe: the pod IP and port as Host, plain HTTP, no forwarded-proto header.
+    client = Client(HTTP_HOST="10.244.1.17:8000")
+    health = client.get("/health")
+    assert health.status_code == 200
+    assert health.json() == {"status": "ok"}
+    ready = client.get("/ready")
+    assert ready.status_code == 200, ready.content
+    assert ready.json()["status"] == "ready"
+    # Every other path still refuses an unknown Host.
+    assert client.get("/login/").status_code == 400
+    assert Client(HTTP_HOST="rag.example.com").get("/login/").status_code == 301
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+@override_settings(ALLOWED_HOSTS=["rag.example.com"])
+async def test_probes_pass_with_the_pod_ip_as_host_through_the_asgi_application():
+    from django.test import AsyncClient
+
+    client = AsyncClient(headers={"host": "10.244.1.17:8000"})
+    assert (await client.get("/health")).status_code == 200
+    assert (await client.get("/ready")).status_code == 200
+    assert (await client.get("/login/")).status_code == 400
+    # /ready ran on the sync worker thread; close its connection so the test database can go.
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+
+    await sync_to_async(connections.close_all)()

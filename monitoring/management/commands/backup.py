@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from monitoring.backups import BackupFailed, database_backup
+from monitoring.backups import BackupFailed, backup_path, database_backup
 
 
 class Command(BaseCommand):
@@ -29,8 +29,7 @@ class Command(BaseCommand):
         db = settings.DATABASES["default"]
         path = Path(options["to"] or settings.BACKUP_DIR)
         if path.is_dir() or options["to"] is None:
-            stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
-            path = path / f"{db['NAME']}-{stamp}.dump"
+            path = backup_path(directory=path, database=str(db["NAME"]), now=timezone.now())
         try:
             result = database_backup(db=db, path=path)
         except (BackupFailed, FileExistsError) as exc:
