@@ -79,6 +79,11 @@ _PAGE_MARKER = re.compile(
 )
 _TRAILING_PAGE_NUMBER = re.compile(r"\s+\d{1,3}$")
 _WHITESPACE = re.compile(r"[ \t\u00a0\u2009\u202f]+")
+# What PostgreSQL refuses (NUL) or what only garbles text: C0 and C1 control characters other
+# than tab, newline and carriage return, lone surrogates (not encodable as UTF-8), and the
+# noncharacters U+FFFE/U+FFFF that text layers emit for glyphs without a Unicode mapping.
+# Real 10-K text layers map some glyphs to U+0000; one such page used to abort the whole ingest.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 class DocumentParseError(DocumentRejected):
@@ -105,6 +110,23 @@ class ParsedDocument:
     pages: tuple[ParsedPage, ...]
     title: str
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def page_count(self) -> int:
+        """Pages of the source, counting those without text: page N of a PDF is page N here."""
+        declared = self.metadata.get("page_count")
+        if isinstance(declared, int) and declared > 0:
+            return declared
+        return max((page.number for page in self.pages), default=0)
+
+
+def clean_text(text: str) -> str:
+    """`text` with every control character (NUL included) replaced by a space.
+
+    Every string a parser returns goes through this, so nothing stored (chunk text, titles,
+    sections, metadata) can hold a character PostgreSQL refuses.
+    """
+    return _CONTROL_CHARACTERS.sub(" ", text)
 
 
 def parse_document(
@@ -137,6 +159,7 @@ def parse_document(
             document = _parse_markdown(text, filename)
         else:
             document = _parse_plain_text(text, filename)
+    document = _cleaned(document)
     pages = tuple(page for page in document.pages if page.text.strip())
     if not pages:
         raise DocumentParseError(
@@ -144,6 +167,37 @@ def parse_document(
             "No text could be extracted from the document (is it a scanned image?).",
         )
     return ParsedDocument(pages=pages, title=document.title, metadata=document.metadata)
+
+
+def _cleaned(document: ParsedDocument) -> ParsedDocument:
+    """The document with control characters removed from every string it carries."""
+    pages = tuple(
+        ParsedPage(
+            number=page.number, text=_clean_lines(page.text), section=_clean_lines(page.section)
+        )
+        for page in document.pages
+    )
+    return ParsedDocument(
+        pages=pages, title=_clean_lines(document.title), metadata=_cleaned_value(document.metadata)
+    )
+
+
+def _clean_lines(text: str) -> str:
+    """`text` unchanged unless it holds control characters; else cleaned line by line."""
+    if not _CONTROL_CHARACTERS.search(text):
+        return text
+    lines = (_WHITESPACE.sub(" ", clean_text(line)).strip() for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def _cleaned_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value).strip()
+    if isinstance(value, dict):
+        return {clean_text(str(key)): _cleaned_value(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_cleaned_value(item) for item in value]
+    return value
 
 
 def _sniff_kind(*, data: bytes, filename: str, content_type: str | None) -> str:
@@ -331,7 +385,7 @@ def normalise_page_text(raw: str) -> str:
     exact-match search.
     """
     lines: list[str] = []
-    for raw_line in raw.replace("\r", "\n").split("\n"):
+    for raw_line in clean_text(raw.replace("\r", "\n")).split("\n"):
         line = _DOT_LEADER.sub(" ", raw_line)
         line = _WHITESPACE.sub(" ", line).strip()
         if line:

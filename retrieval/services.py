@@ -7,7 +7,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from retrieval.models import (
     DocumentFile,
     EmbeddingCacheEntry,
 )
-from retrieval.parsing import parse_document
+from retrieval.parsing import clean_text, parse_document
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,18 @@ class IngestOutcome:
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _cleaned_metadata(metadata: DocumentMetadata) -> DocumentMetadata:
+    """The metadata without control characters (a manifest may carry them; Postgres refuses NUL)."""
+    changes: dict[str, Any] = {}
+    for spec in fields(metadata):
+        value = getattr(metadata, spec.name)
+        if isinstance(value, str):
+            changes[spec.name] = clean_text(value).strip()
+        elif isinstance(value, tuple):
+            changes[spec.name] = tuple(clean_text(str(item)).strip() for item in value)
+    return replace(metadata, **changes)
 
 
 def _validate_metadata(metadata: DocumentMetadata) -> None:
@@ -142,9 +154,9 @@ def document_register(
     a file over the tier's upload limit, or a tenant at its document limit; ValidationFailed for
     bad metadata. With queue=False the caller runs document_ingest itself.
     """
-    metadata = metadata or DocumentMetadata()
+    metadata = _cleaned_metadata(metadata or DocumentMetadata())
     _validate_metadata(metadata)
-    filename = (filename or "upload").rsplit("/", 1)[-1][:300]
+    filename = clean_text(filename or "").rsplit("/", 1)[-1].strip()[:300] or "upload"
     if not data:
         raise DocumentRejected("The file is empty.", details={"reason": "empty_file"})
     if tenant is not None:
@@ -188,7 +200,7 @@ def document_register(
         filing_date=metadata.filing_date,
         source=filename,
         source_url=metadata.source_url,
-        content_type=content_type[:100],
+        content_type=clean_text(content_type or "").strip()[:100],
         sha256=digest,
         size_bytes=len(data),
         created_by=user,
@@ -360,7 +372,7 @@ def document_ingest(*, document_id: int, embedder: Embedder | None = None) -> In
             )
         Document.objects.filter(pk=document.pk).update(
             status=Document.Status.READY,
-            page_count=len(parsed.pages),
+            page_count=parsed.page_count,
             chunk_count=len(chunks),
             embedding_model=embedder.model_name,
             error_code="",

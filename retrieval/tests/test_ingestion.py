@@ -14,6 +14,7 @@ from reportlab.pdfgen import canvas
 from accounts.services import tenant_create
 from retrieval.models import Chunk, Document, EmbeddingCacheEntry
 from retrieval.services import DocumentMetadata, document_ingest, document_register
+from retrieval.tests.pdf_files import NUL_CODE, encrypted, pdf_with_text_layer
 
 pytestmark = pytest.mark.django_db
 
@@ -120,10 +121,66 @@ def test_reingesting_the_same_file_is_idempotent_and_embeds_nothing(analyst):
     assert EmbeddingCacheEntry.objects.count() == cached
 
 
+def nul_filing() -> bytes:
+    """Three pages whose text layer decodes to NUL bytes; the second page has no text."""
+    return pdf_with_text_layer(
+        [
+            [b"Net sales were $4,210" + NUL_CODE + b" million in fiscal 2022.",
+             b"Total net sales" + NUL_CODE + b" 4,210 3,759"],
+            [],
+            [b"Capital" + NUL_CODE + b"expenditures were $388 million."],
+        ],
+        title="Initech\x00Annual Report",
+    )  # fmt: skip
+
+
+def test_pdf_whose_text_layer_yields_nul_bytes_becomes_ready_with_clean_text(analyst):
+    import pypdf
+
+    data = nul_filing()
+    extracted = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages)
+    assert "\x00" in extracted  # the file really reproduces what crashed ingestion
+
+    document, _ = document_register(
+        tenant=analyst.tenant, user=analyst.user, data=data, filename="nul.pdf", queue=False
+    )
+    outcome = document_ingest(document_id=document.pk)
+
+    document.refresh_from_db()
+    assert outcome.status == document.status == "ready", document.error_message
+    assert "\x00" not in document.title
+    chunks = list(Chunk.objects.filter(document=document))
+    assert chunks
+    for chunk in chunks:
+        for value in (chunk.text, chunk.header, chunk.section):
+            assert not any(ord(ch) < 32 and ch not in "\n\t" for ch in value), value
+    assert any("4,210" in chunk.text for chunk in chunks)
+
+
+def test_page_numbers_stay_those_of_the_pdf_when_a_page_has_no_text(analyst):
+    document, _ = document_register(
+        tenant=analyst.tenant, user=analyst.user, data=nul_filing(), filename="p.pdf", queue=False
+    )
+    document_ingest(document_id=document.pk)
+
+    document.refresh_from_db()
+    assert document.page_count == 3
+    capex = Chunk.objects.get(document=document, text__contains="expenditures")
+    assert (capex.page_start, capex.page_end) == (3, 3)
+    assert not Chunk.objects.filter(document=document, page_start=2).exists()
+
+
+def truncated_pdf() -> bytes:
+    data = make_pdf(["Revenue was $7,100 million in 2023.", "Second page."])
+    return data[: len(data) // 2]
+
+
 @pytest.mark.parametrize(
     ("name", "data", "code"),
     [
         ("broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\ngarbage, no xref", "corrupt_pdf"),
+        ("truncated.pdf", truncated_pdf(), "corrupt_pdf"),
+        ("locked.pdf", encrypted(make_pdf(["Revenue was $7,100 million."])), "encrypted_pdf"),
         ("image.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "unsupported_type"),
         ("blank.txt", b"   \n\n  ", "empty_file"),
     ],
@@ -206,6 +263,27 @@ def test_ingest_command_reports_ready_and_failed(analyst, tmp_path):
     )
     assert "1 ready, 1 failed, 2 file(s)" in out.getvalue()
     assert "bad.pdf" in out.getvalue()
+
+
+def test_ingest_command_reports_each_bad_pdf_and_ingests_the_others(analyst, tmp_path):
+    (tmp_path / "nul.pdf").write_bytes(nul_filing())
+    (tmp_path / "truncated.pdf").write_bytes(truncated_pdf())
+    (tmp_path / "locked.pdf").write_bytes(encrypted(make_pdf(["Revenue was $7,100 million."])))
+    out = StringIO()
+
+    call_command("ingest", str(tmp_path), "--tenant", "acme", stdout=out, stderr=StringIO())
+
+    report = out.getvalue()
+    assert "1 ready, 2 failed, 3 file(s)" in report
+    failures = sorted(line.strip() for line in report.splitlines() if "FAILED" in line)
+    assert failures == [
+        f"FAILED {tmp_path / 'locked.pdf'}: "
+        "The PDF is password-protected; upload an unprotected copy.",
+        f"FAILED {tmp_path / 'truncated.pdf'}: The PDF is damaged and cannot be read.",
+    ]
+    statuses = dict(Document.objects.values_list("source", "status"))
+    assert statuses == {"nul.pdf": "ready", "truncated.pdf": "failed", "locked.pdf": "failed"}
+    assert not Chunk.objects.exclude(document__source="nul.pdf").exists()
 
 
 def test_metadata_fills_the_company_directory(analyst):

@@ -373,3 +373,31 @@ def test_section_file_with_only_headings_is_empty_of_text():
     with pytest.raises(DocumentParseError) as caught:
         _parse(json.dumps(payload).encode(), "x.json")
     assert caught.value.code == "no_text"
+
+
+def test_no_control_character_leaves_the_parser():
+    from retrieval.tests.pdf_files import NUL_CODE, pdf_with_text_layer
+
+    data = pdf_with_text_layer(
+        [[b"Total net sales" + NUL_CODE + b" 4,210 3,759"], [], [b"Item 7." + NUL_CODE + b"MD&A"]],
+        title="Annual\x00Report\x01",
+    )
+    document = _parse(data, "nul.pdf")
+
+    assert [page.number for page in document.pages] == [1, 3]
+    assert document.page_count == 3
+    assert document.pages[0].text == "Total net sales | 4,210 | 3,759"
+    assert document.title == "Annual Report"
+    strings = [
+        document.title,
+        *(p.text for p in document.pages),
+        *(p.section for p in document.pages),
+    ]
+    strings += [v for v in document.metadata.values() if isinstance(v, str)]
+    assert not [s for s in strings if any(ord(ch) < 32 and ch not in "\n\t" for ch in s)]
+
+
+def test_control_characters_in_text_uploads_are_dropped():
+    document = _parse(b"Revenue\x1b was $5 million.\x7f\n\fPage two\x07 text.", "r.txt")
+
+    assert [page.text for page in document.pages] == ["Revenue was $5 million.", "Page two text."]

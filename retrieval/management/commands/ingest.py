@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,14 @@ from tqdm import tqdm
 from accounts.errors import ApplicationError
 from accounts.models import Tenant
 from retrieval.models import Document
-from retrieval.services import DocumentMetadata, document_ingest, document_register
+from retrieval.services import (
+    DocumentMetadata,
+    document_ingest,
+    document_mark_failed,
+    document_register,
+)
+
+logger = logging.getLogger(__name__)
 
 SUFFIXES = {".pdf", ".htm", ".html", ".xhtml", ".txt", ".md", ".markdown", ".json"}
 
@@ -65,6 +73,7 @@ class Command(BaseCommand):
         )
         ready, failed = 0, []
         for path in tqdm(files, desc="Ingesting", unit="file", file=self.stderr):
+            document = None
             try:
                 document, _ = document_register(
                     tenant=tenant,
@@ -77,6 +86,17 @@ class Command(BaseCommand):
                 outcome = document_ingest(document_id=document.pk)
             except ApplicationError as exc:
                 failed.append((path, exc.message))
+                continue
+            except Exception as exc:
+                # One file must not stop the others: it is marked failed (never left
+                # "processing") and reported with the rest; the traceback goes to the log.
+                logger.exception("Ingesting %s failed", path)
+                reason = f"ingestion failed unexpectedly ({type(exc).__name__}: {exc})"[:500]
+                if document is not None:
+                    document_mark_failed(
+                        document_id=document.pk, code="internal_error", message=reason
+                    )
+                failed.append((path, reason))
                 continue
             if outcome.status == Document.Status.READY:
                 ready += 1
