@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from accounts import selectors, services
 from accounts.api_base import TenantApiView
 from accounts.errors import NotFound, PermissionDenied
+from accounts.fields import StrictCharField
 from accounts.models import ApiKey, Membership
 
 
@@ -66,7 +67,7 @@ class ApiKeyListApi(TenantApiView):
     write_roles = (Membership.Role.OWNER, Membership.Role.ADMIN, Membership.Role.ANALYST)
 
     class ApiKeyCreateInputSerializer(serializers.Serializer):
-        name = serializers.CharField(max_length=50, default="default")
+        name = StrictCharField(max_length=50, default="default")
         expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
     class ApiKeyCreatedSerializer(ApiKeyOutputSerializer):

@@ -11,6 +11,7 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.core.handlers.asgi import ASGIHandler
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
@@ -104,3 +105,16 @@ class ApiErrorMiddleware:
         if isinstance(exc, MultiPartParserError | SuspiciousOperation):
             return error_response(400, "malformed_request", "The request body could not be read.")
         return None
+
+
+class ApiAsgiHandler(ASGIHandler):
+    """Django's ASGI handler, except that the errors it answers before any middleware runs (a
+    request it cannot decode: 400 with no body; an oversized one: 413 in plain text) are house
+    JSON errors under /api/ too."""
+
+    def create_request(self, scope: dict[str, Any], body_file: Any) -> tuple[Any, Any]:
+        request, error = super().create_request(scope, body_file)
+        if error is not None and str(scope.get("path", "")).startswith(API_PREFIX):
+            code = "malformed_request" if error.status_code == 400 else None
+            error = error_response(error.status_code, code)
+        return request, error

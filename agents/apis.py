@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api_base import TenantApiView
+from accounts.fields import StrictCharField
 from agents import selectors, services
 from agents.models import Conversation
 from retrieval.models import FISCAL_PERIODS, Document
@@ -96,7 +97,7 @@ class ConversationListApi(TenantApiView):
         )
 
     class ConversationCreateSerializer(serializers.Serializer):
-        title = serializers.CharField(max_length=200, required=False, default="")
+        title = StrictCharField(max_length=200, required=False, default="", allow_blank=True)
         scope = serializers.DictField(required=False, default=dict)
 
     @extend_schema(responses=ConversationOutputSerializer(many=True))
@@ -157,9 +158,7 @@ class ConversationMessageApi(TenantApiView):
     content_negotiation_class = _EventStreamNegotiation
 
     class QuestionSerializer(serializers.Serializer):
-        question = serializers.CharField(
-            max_length=settings.QUESTION_MAX_CHARS, trim_whitespace=True
-        )
+        question = StrictCharField(max_length=settings.QUESTION_MAX_CHARS, trim_whitespace=True)
 
     @extend_schema(
         request=QuestionSerializer,

@@ -609,10 +609,21 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
 
 
 async def answer_turn_collect(**kwargs: Any) -> dict[str, Any]:
-    """Run answer_turn to the end and return one JSON-ready object (REST JSON, `ask --json`)."""
+    """Run answer_turn to the end and return one JSON-ready object (REST JSON, `ask --json`).
+    A turn that fails before its start frame still has every field (TurnOutputSerializer)."""
+    prepared = await turn_prepare(**kwargs)
     tokens: list[str] = []
-    result: dict[str, Any] = {"citations": [], "tools": [], "error": None}
-    async for event in answer_turn(**kwargs):
+    result: dict[str, Any] = {
+        "citations": [],
+        "tools": [],
+        "error": None,
+        "query_id": str(prepared.ctx.query_id),
+        "conversation": prepared.conversation.pk,
+        "standalone_question": prepared.question,
+        "scope": {},
+        "offline": bool(prepared.ctx.state.get("offline_only")),
+    }
+    async for event in turn_stream(prepared):
         data = event.data
         if event.type == "start":
             result.update(

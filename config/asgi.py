@@ -3,11 +3,16 @@
 import logging
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
+
+from accounts.middleware import ApiAsgiHandler  # noqa: E402
+
+# Django's own handler (get_asgi_application), with its pre-middleware errors in house JSON.
+django_asgi_app = ApiAsgiHandler()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402

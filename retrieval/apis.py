@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from accounts.api_base import TenantApiView
 from accounts.errors import ValidationFailed
+from accounts.fields import IdField, StrictCharField, YearField
 from retrieval import selectors, services
 from retrieval.chunking import minilm_token_count
 from retrieval.contracts import SearchFilters
@@ -87,10 +88,10 @@ class DocumentListApi(TenantApiView):
 
     class DocumentFilterSerializer(serializers.Serializer):
         status = serializers.ChoiceField(choices=Document.Status.choices, required=False)
-        ticker = serializers.CharField(required=False)
+        ticker = serializers.CharField(required=False, max_length=16)
         doc_type = serializers.ChoiceField(choices=Document.DocType.choices, required=False)
-        fiscal_year = serializers.IntegerField(required=False)
-        company_id = serializers.IntegerField(required=False)
+        fiscal_year = YearField(required=False)
+        company_id = IdField(required=False)
 
     class DocumentUploadSerializer(MetadataSerializer):
         files = serializers.ListField(child=serializers.FileField(), min_length=1, max_length=50)
@@ -143,6 +144,28 @@ class DocumentDetailApi(TenantApiView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class SearchHitSerializer(serializers.Serializer):
+    chunk_id = serializers.IntegerField()
+    document_id = serializers.IntegerField()
+    document = serializers.CharField(source="document_title")
+    source = serializers.CharField()  # type: ignore[assignment]
+    company = serializers.CharField()
+    ticker = serializers.CharField()
+    doc_type = serializers.CharField()
+    fiscal_year = serializers.IntegerField(allow_null=True)
+    fiscal_period = serializers.CharField()
+    page = serializers.IntegerField()
+    section = serializers.CharField()
+    score = serializers.FloatField()
+    text = serializers.CharField()
+
+
+class SearchOutputSerializer(serializers.Serializer):
+    scope = serializers.DictField(help_text="The scope applied: filters, and how it was found.")
+    embedding_model = serializers.CharField()
+    hits = SearchHitSerializer(many=True)
+
+
 class SearchApi(TenantApiView):
     parser_classes = (JSONParser,)
     # Counts against the tenant's requests per minute, and its query embedding is billed.
@@ -151,48 +174,37 @@ class SearchApi(TenantApiView):
     write_roles = ("owner", "admin", "analyst", "viewer")
 
     class SearchInputSerializer(serializers.Serializer):
-        query = serializers.CharField(max_length=settings.QUESTION_MAX_CHARS)
+        query = StrictCharField(max_length=settings.QUESTION_MAX_CHARS)
         k = serializers.IntegerField(min_value=1, max_value=100, default=10)
         auto_scope = serializers.BooleanField(default=True)
-        tickers = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+        tickers = serializers.ListField(
+            child=StrictCharField(max_length=16), required=False, default=list, max_length=100
+        )
         company_ids = serializers.ListField(
-            child=serializers.IntegerField(), required=False, default=list
+            child=IdField(), required=False, default=list, max_length=100
         )
         doc_types = serializers.ListField(
             child=serializers.ChoiceField(choices=Document.DocType.choices),
             required=False,
             default=list,
+            max_length=20,
         )
         fiscal_years = serializers.ListField(
-            child=serializers.IntegerField(), required=False, default=list
+            child=YearField(), required=False, default=list, max_length=100
         )
         fiscal_periods = serializers.ListField(
             child=serializers.ChoiceField(choices=FISCAL_PERIOD_CHOICES),
             required=False,
             default=list,
+            max_length=20,
         )
         date_from = serializers.DateField(required=False, allow_null=True)
         date_to = serializers.DateField(required=False, allow_null=True)
         document_ids = serializers.ListField(
-            child=serializers.IntegerField(), required=False, default=list
+            child=IdField(), required=False, default=list, max_length=500
         )
 
-    class SearchHitSerializer(serializers.Serializer):
-        chunk_id = serializers.IntegerField()
-        document_id = serializers.IntegerField()
-        document = serializers.CharField(source="document_title")
-        source = serializers.CharField()  # type: ignore[assignment]
-        company = serializers.CharField()
-        ticker = serializers.CharField()
-        doc_type = serializers.CharField()
-        fiscal_year = serializers.IntegerField(allow_null=True)
-        fiscal_period = serializers.CharField()
-        page = serializers.IntegerField()
-        section = serializers.CharField()
-        score = serializers.FloatField()
-        text = serializers.CharField()
-
-    @extend_schema(request=SearchInputSerializer, responses=SearchHitSerializer(many=True))
+    @extend_schema(request=SearchInputSerializer, responses=SearchOutputSerializer)
     def post(self, request: Request) -> Response:
         data = self.SearchInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -227,6 +239,6 @@ class SearchApi(TenantApiView):
             {
                 "scope": result.scope.as_dict(),
                 "embedding_model": result.embedding_model,
-                "hits": self.SearchHitSerializer(result.hits, many=True).data,
+                "hits": SearchHitSerializer(result.hits, many=True).data,
             }
         )

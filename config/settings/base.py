@@ -283,6 +283,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Request and response components apart: uploads are binary, non-blank strings minLength 1.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "accounts.schema.error_responses_postprocess",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "DocumentTypeEnum": "retrieval.models.Document.DocType",
         "FiscalPeriodEnum": "retrieval.apis.FISCAL_PERIOD_CHOICES",
