@@ -1,4 +1,7 @@
-"""Django admin: conversations with their messages, and feedback on answers (read-only)."""
+"""Django admin: conversations with their messages, and feedback on answers (read-only).
+
+Questions, answers, titles and comments are shown with personal data masked by the PII module
+(as in logs and traces): operators see what happened, not the people and accounts named in it."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from agents.models import Conversation, Feedback, Message
+from monitoring.pii import pii_scrub_for_logs
 
 
 class ReadOnlyAdminMixin:
@@ -20,7 +24,23 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class MessageInline(ReadOnlyAdminMixin, admin.TabularInline):
+class MaskedTextMixin:
+    """Text people wrote, shown with personal data masked."""
+
+    @admin.display(description="text")
+    def masked_content(self, obj: Message) -> str:
+        return pii_scrub_for_logs(obj.content)
+
+    @admin.display(description="title")
+    def masked_title(self, obj: Conversation) -> str:
+        return pii_scrub_for_logs(obj.title)
+
+    @admin.display(description="comment")
+    def masked_comment(self, obj: Feedback) -> str:
+        return pii_scrub_for_logs(obj.comment)
+
+
+class MessageInline(MaskedTextMixin, ReadOnlyAdminMixin, admin.TabularInline):
     model = Message
     extra = 0
     can_delete = False
@@ -28,7 +48,7 @@ class MessageInline(ReadOnlyAdminMixin, admin.TabularInline):
     fields = (
         "created_at",
         "role",
-        "content",
+        "masked_content",
         "provider",
         "model",
         "input_tokens",
@@ -43,35 +63,53 @@ class MessageInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("title", "tenant", "user", "created_at", "updated_at")
+class ConversationAdmin(MaskedTextMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("masked_title", "tenant", "user", "created_at", "updated_at")
     list_filter = ("tenant",)
-    search_fields = ("title", "user__email", "tenant__slug")
+    search_fields = ("user__email", "tenant__slug")
+    fields = ("masked_title", "tenant", "user", "scope", "created_at", "updated_at")
+    readonly_fields = fields
     date_hierarchy = "updated_at"
     list_select_related = ("tenant", "user")
     inlines = [MessageInline]
 
 
-class FeedbackInline(ReadOnlyAdminMixin, admin.TabularInline):
+class FeedbackInline(MaskedTextMixin, ReadOnlyAdminMixin, admin.TabularInline):
     model = Feedback
     extra = 0
     can_delete = False
-    fields = ("user", "accuracy", "cost_efficiency", "comment", "updated_at")
+    fields = ("user", "accuracy", "cost_efficiency", "masked_comment", "updated_at")
     readonly_fields = fields
 
 
 @admin.register(Message)
-class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class MessageAdmin(MaskedTextMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "tenant", "role", "provider", "model", "cost_usd", "status")
     list_filter = ("role", "status", "provider", "tenant")
-    search_fields = ("=query_id", "conversation__title")
+    search_fields = ("=query_id",)
     list_select_related = ("tenant",)
-    raw_id_fields = ("conversation",)
+    fields = (
+        "created_at",
+        "tenant",
+        "conversation",
+        "query_id",
+        "role",
+        "masked_content",
+        "provider",
+        "model",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+        "latency_ms",
+        "status",
+        "error_code",
+    )
+    readonly_fields = fields
     inlines = [FeedbackInline]
 
 
 @admin.register(Feedback)
-class FeedbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class FeedbackAdmin(MaskedTextMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "updated_at",
         "tenant",
@@ -79,12 +117,21 @@ class FeedbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "provider",
         "accuracy",
         "cost_efficiency",
-        "comment",
+        "masked_comment",
     )
     list_filter = ("accuracy", "cost_efficiency", "message__provider", "tenant")
-    search_fields = ("comment", "user__email", "tenant__slug")
+    search_fields = ("user__email", "tenant__slug")
     list_select_related = ("tenant", "user", "message")
-    raw_id_fields = ("message",)
+    fields = (
+        "updated_at",
+        "tenant",
+        "user",
+        "message",
+        "accuracy",
+        "cost_efficiency",
+        "masked_comment",
+    )
+    readonly_fields = fields
 
     @admin.display(description="provider", ordering="message__provider")
     def provider(self, obj: Feedback) -> str:

@@ -27,7 +27,9 @@ class Conversation(models.Model):
         indexes = [models.Index(fields=("tenant", "user", "-updated_at"), name="conv_tenant_user")]
 
     def __str__(self) -> str:
-        return self.title or f"Conversation {self.pk}"
+        # Never the title: it is the first question, and admin pages, logs and error messages
+        # print this (the admin shows the title masked).
+        return f"Conversation {self.pk}"
 
 
 class Message(models.Model):
@@ -65,7 +67,7 @@ class Message(models.Model):
         indexes = [models.Index(fields=("tenant", "conversation", "created_at"), name="msg_conv")]
 
     def __str__(self) -> str:
-        return f"{self.role}: {self.content[:60]}"
+        return f"{self.role} message {self.pk}"  # never the text (see Conversation.__str__)
 
 
 class Checkpoint(models.Model):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -85,8 +86,19 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
             *super().get_urls(),
         ]
 
+    def has_reports_permission(self, request: HttpRequest) -> bool:
+        """The reports show every tenant's costs and its members' emails: viewing the ledger
+        and viewing users, as the ledger's and the users' admin pages require."""
+        return self.has_view_permission(request) and request.user.has_perm("accounts.view_user")
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        extra = {**(extra_context or {}), "can_view_reports": self.has_reports_permission(request)}
+        return super().changelist_view(request, extra_context=extra)
+
     def reports_view(self, request: HttpRequest) -> HttpResponse:
         """The cost reports for every tenant, or one (?tenant=slug), over ?days=N (default 7)."""
+        if not self.has_reports_permission(request):
+            raise PermissionDenied
         slug = request.GET.get("tenant", "")
         tenant = Tenant.objects.filter(slug=slug).first() if slug else None
         try:

@@ -4,7 +4,6 @@ embedding cache."""
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
@@ -20,24 +19,68 @@ FISCAL_PERIODS = ("FY", "Q1", "Q2", "Q3", "Q4")
 
 
 class Company(models.Model):
-    """The company directory used to scope questions; filled from ingested metadata."""
+    """An entry of the company directory that scopes questions.
 
+    tenant null: the trusted directory, changed only by staff and by shared-library ingestion.
+    Otherwise a company that only this tenant's uploads named; no other tenant sees it.
+    """
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, null=True, blank=True, related_name="companies"
+    )
     name = models.CharField(max_length=200)
     ticker = models.CharField(max_length=16, blank=True, db_index=True)
     cik = models.CharField(max_length=16, blank=True)
-    aliases = ArrayField(models.CharField(max_length=200), default=list, blank=True)
 
     class Meta:
         verbose_name_plural = "companies"
         ordering = ("name",)
         constraints = [
             models.UniqueConstraint(
-                fields=("cik",), condition=~models.Q(cik=""), name="company_unique_cik"
+                fields=("cik",),
+                condition=~models.Q(cik="") & models.Q(tenant__isnull=True),
+                name="company_unique_cik_trusted",
+            ),
+            models.UniqueConstraint(
+                fields=("tenant", "cik"),
+                condition=~models.Q(cik="") & models.Q(tenant__isnull=False),
+                name="company_unique_cik_per_tenant",
             ),
         ]
+        indexes = [models.Index(fields=("tenant", "ticker"), name="company_tenant_ticker")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.ticker})" if self.ticker else self.name
+
+
+class CompanyAlias(models.Model):
+    """Another name of a company, and who may use it to scope questions.
+
+    tenant null: a trusted alias (staff, the shared library) every tenant's questions match.
+    Otherwise only that tenant's questions match it. document: the upload that brought it;
+    deleting that document removes the alias.
+    """
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="alias_set")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, null=True, blank=True)
+    document = models.ForeignKey(
+        "Document", on_delete=models.CASCADE, null=True, blank=True, related_name="company_aliases"
+    )
+    alias = models.CharField(max_length=100)
+
+    class Meta:
+        verbose_name_plural = "company aliases"
+        constraints = [
+            models.UniqueConstraint(
+                fields=("company", "tenant", "document", "alias"),
+                nulls_distinct=False,
+                name="company_alias_unique",
+            ),
+        ]
+        indexes = [models.Index(fields=("tenant", "company"), name="company_alias_tenant")]
+
+    def __str__(self) -> str:
+        return self.alias
 
 
 class Document(models.Model):
@@ -92,6 +135,7 @@ class Document(models.Model):
 
     class Meta:
         ordering = ("-created_at",)
+        permissions = [("upload_for_tenant", "Can upload documents into a tenant's library")]
         constraints = [
             models.UniqueConstraint(
                 fields=("tenant", "sha256"),

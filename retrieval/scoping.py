@@ -53,6 +53,7 @@ _RE_MARKED_TICKER = re.compile(
     r"(?:\$([A-Z]{1,5})\b|\b(?:ticker|symbol)\s*:?\s*([A-Z]{1,5})\b|"
     r"\((?:(?:NYSE|NASDAQ|Nasdaq|NYSEAMERICAN)\s*:\s*)?([A-Z]{1,5})\))"
 )
+_RE_WORD = re.compile(r"\w+")
 _RE_UPPER_TOKEN = re.compile(r"(?<![\w$])([A-Z]{2,5})(?:'s|\u2019s)?(?![\w-])")
 
 
@@ -104,12 +105,8 @@ def scope_from_question(
         matched.append(term)
 
     lowercase_question = question == question.lower()
-    for company in companies:
-        for name in _name_variants(company):
-            term = _find_name(question, name, case_insensitive=lowercase_question)
-            if term:
-                add_company(company, term)
-                break
+    for company, term in _names_in(question, companies, case_insensitive=lowercase_question):
+        add_company(company, term)
 
     by_ticker = {c.ticker.upper(): c for c in companies if c.ticker}
     marked = {
@@ -146,6 +143,34 @@ def scope_from_question(
     )
 
 
+def _names_in(
+    question: str, companies: Sequence[CompanyEntry], *, case_insensitive: bool
+) -> list[tuple[CompanyEntry, str]]:
+    """Each company the question names, in directory order, with the words that named it.
+
+    Only names whose first word occurs in the question are tried (a hash lookup per name), so
+    the cost follows the question and the names it could contain, not the directory's size.
+    """
+    words = {word.lower() for word in _RE_WORD.findall(question)}
+    found = []
+    for company in companies:
+        for name in _name_variants(company):
+            if _first_word(name) not in words:
+                continue
+            term = _find_name(question, name, case_insensitive=case_insensitive)
+            if term:
+                found.append((company, term))
+                break
+    return found
+
+
+def _first_word(name: str) -> str:
+    """The first run of word characters of a name, lower-cased: a name found in a question
+    starts with a whole word of the question that is exactly this (see _find_name)."""
+    match = _RE_WORD.search(name)
+    return match.group(0).lower() if match else ""
+
+
 def _name_variants(company: CompanyEntry) -> list[str]:
     """The name, its aliases, and the name with legal suffixes and "The" dropped one by one."""
     variants = [company.name, *company.aliases]
@@ -156,13 +181,13 @@ def _name_variants(company: CompanyEntry) -> list[str]:
         variants.append(" ".join(words))
         if words[0].lower() == "the" and len(words) > 1:
             variants.append(" ".join(words[1:]))
-    seen: list[str] = []
+    unique: dict[str, str] = {}
     for variant in variants:
         cleaned = variant.strip()
-        if len(cleaned) >= 2 and cleaned.lower() not in (s.lower() for s in seen):
-            seen.append(cleaned)
+        if len(cleaned) >= 2:
+            unique.setdefault(cleaned.lower(), cleaned)
     # Longest first, so "The Goldman Sachs Group" is reported rather than a shorter alias.
-    return sorted(seen, key=len, reverse=True)
+    return sorted(unique.values(), key=len, reverse=True)
 
 
 def _find_name(question: str, name: str, *, case_insensitive: bool) -> str:

@@ -10,7 +10,7 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from accounts.errors import NotFound, ValidationFailed
 from accounts.models import Tenant
@@ -18,7 +18,7 @@ from monitoring import metrics
 from monitoring.tracing import get_tracer
 from retrieval.contracts import AppliedScope, RetrievedChunk, SearchFilters, SearchResult
 from retrieval.embeddings import Embedder, get_embedder
-from retrieval.models import MINILM_DIMENSIONS, Company, CorpusVersion, Document
+from retrieval.models import MINILM_DIMENSIONS, Company, CompanyAlias, CorpusVersion, Document
 from retrieval.ranking import Candidate, rerank
 from retrieval.scoping import CompanyEntry, QuestionScope, scope_from_question
 
@@ -76,16 +76,47 @@ def corpus_version_get(*, tenant: Tenant) -> str:
     return f"{versions.get(tenant.pk, 0)}.{versions.get(None, 0)}"
 
 
+# Aliases read per company for scoping: enough for every real former name and short form, and
+# a ceiling on what one tenant's uploads can make each question match against.
+MAX_ALIASES_PER_COMPANY = 200
+
+
 def company_directory(*, tenant: Tenant) -> list[CompanyEntry]:
-    """Companies that have a ready document this tenant can read."""
-    companies = Company.objects.filter(
-        Q(documents__tenant=tenant) | Q(documents__tenant__isnull=True),
-        documents__status=Document.Status.READY,
-    ).distinct()
+    """Companies that have a ready document this tenant can read, from the trusted directory
+    and the tenant's own, each with the trusted aliases and those the tenant's own ready
+    documents brought. Nothing another tenant uploaded changes what this returns."""
+    companies = list(
+        Company.objects.filter(
+            Q(tenant__isnull=True) | Q(tenant=tenant),
+            Q(documents__tenant=tenant) | Q(documents__tenant__isnull=True),
+            documents__status=Document.Status.READY,
+        )
+        .distinct()
+        .order_by("name", "pk")
+    )
+    aliases: dict[int, list[str]] = {c.pk: [] for c in companies}
+    rows = (
+        CompanyAlias.objects.filter(company__in=list(aliases))
+        .filter(Q(tenant__isnull=True) | Q(tenant=tenant))
+        .filter(Q(document__isnull=True) | Q(document__status=Document.Status.READY))
+        .order_by(F("tenant").asc(nulls_first=True), "pk")
+        .values_list("company_id", "alias")
+    )
+    for company_id, alias in rows:
+        if len(aliases[company_id]) < MAX_ALIASES_PER_COMPANY:
+            aliases[company_id].append(alias)
     return [
-        CompanyEntry(id=c.pk, name=c.name, ticker=c.ticker, aliases=tuple(c.aliases))
+        CompanyEntry(id=c.pk, name=c.name, ticker=c.ticker, aliases=tuple(aliases[c.pk]))
         for c in companies
     ]
+
+
+def company_choices(*, tenant_id: int | None) -> QuerySet[Company]:
+    """Companies a document of this tenant (None: the shared library) may be filed under: the
+    trusted directory and the tenant's own entries."""
+    return Company.objects.filter(Q(tenant__isnull=True) | Q(tenant_id=tenant_id)).order_by(
+        "name", "pk"
+    )
 
 
 def _filters_from_scope(scope: QuestionScope) -> SearchFilters:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.errors import DocumentRejected, NotFound, ValidationFailed
@@ -26,11 +26,13 @@ from retrieval.chunking import (
     minilm_token_count,
     text_for_embedding,
 )
+from retrieval.company_names import company_aliases_clean, company_name_problem
 from retrieval.embeddings import Embedder, get_embedder
 from retrieval.models import (
     MINILM_DIMENSIONS,
     Chunk,
     Company,
+    CompanyAlias,
     CorpusVersion,
     Document,
     DocumentFile,
@@ -96,36 +98,77 @@ def _validate_metadata(metadata: DocumentMetadata) -> None:
         raise ValidationFailed("The fiscal year must be between 1900 and 2100.")
     if metadata.fiscal_period and metadata.fiscal_period not in ("FY", "Q1", "Q2", "Q3", "Q4"):
         raise ValidationFailed("The fiscal period must be one of FY, Q1, Q2, Q3, Q4.")
+    problem = company_name_problem(metadata.company) if metadata.company.strip() else ""
+    if problem:
+        raise ValidationFailed(
+            f"The company name is not usable: {problem}.",
+            details={"company": [f"The company name is {problem}."]},
+        )
 
 
-def company_upsert(
-    *, name: str, ticker: str = "", cik: str = "", aliases: Sequence[str] = ()
+def company_resolve(
+    *, tenant: Tenant | None, name: str, ticker: str = "", cik: str = ""
 ) -> Company | None:
-    """Find or create a directory entry by CIK, else ticker, else name; merge aliases."""
+    """The directory entry an upload names, found by CIK, else ticker, else name among the
+    trusted entries and the tenant's own (never another tenant's), or created in the tenant's
+    own directory (the trusted one for a shared-library upload).
+
+    A tenant's upload never changes a trusted entry; it may fill its own entry's missing ticker
+    or CIK. Returns None when the upload names no company.
+    """
     name, ticker, cik = name.strip(), ticker.strip().upper(), cik.strip().lstrip("0")
     if not (name or ticker):
         return None
+    reachable = Company.objects.filter(Q(tenant__isnull=True) | Q(tenant=tenant))
+    trusted_first = reachable.order_by(F("tenant").asc(nulls_first=True), "pk")
     company = None
     if cik:
-        company = Company.objects.filter(cik=cik).first()
+        company = trusted_first.filter(cik=cik).first()
     if company is None and ticker:
-        company = Company.objects.filter(ticker=ticker).first()
+        company = trusted_first.filter(ticker=ticker).first()
     if company is None and name:
-        company = Company.objects.filter(name__iexact=name).first()
+        company = trusted_first.filter(name__iexact=name).first()
     if company is None:
-        return Company.objects.create(
-            name=name or ticker, ticker=ticker, cik=cik, aliases=sorted(set(aliases))
-        )
-    merged = sorted({*company.aliases, *aliases} - {company.name})
-    changed = merged != company.aliases
-    company.aliases = merged
-    for attr, value in (("ticker", ticker), ("cik", cik)):
-        if value and not getattr(company, attr):
-            setattr(company, attr, value)
-            changed = True
-    if changed:
-        company.save()
+        return Company.objects.create(tenant=tenant, name=name or ticker, ticker=ticker, cik=cik)
+    if company.tenant_id == (tenant.pk if tenant else None):
+        changed = []
+        for attr, value in (("ticker", ticker), ("cik", cik)):
+            if value and not getattr(company, attr):
+                setattr(company, attr, value)
+                changed.append(attr)
+        if changed:
+            company.save(update_fields=changed)
     return company
+
+
+def company_aliases_add(*, company: Company, document: Document, names: Sequence[str]) -> list[str]:
+    """Record an upload's other names of its company, for the uploading tenant's questions only
+    (for everyone's when the upload is the shared library's). Names that are not fit to scope a
+    question (company_names.company_name_problem) and those past the per-upload limit are
+    dropped and logged. Deleting the document removes them. Returns the names kept."""
+    kept, refused = company_aliases_clean(names, exclude=(company.name,))
+    if refused:
+        logger.info(
+            "Document %s: %d company name(s) not added to the directory, e.g. %r (%s)",
+            document.pk,
+            len(refused),
+            refused[0][0],
+            refused[0][1],
+        )
+    CompanyAlias.objects.bulk_create(
+        [
+            CompanyAlias(company=company, tenant=document.tenant, document=document, alias=name)
+            for name in kept
+        ],
+        ignore_conflicts=True,
+    )
+    return kept
+
+
+def company_directory_changed(*, tenant: Tenant | None) -> None:
+    """Staff changed a directory entry (tenant None: the trusted directory, which every
+    tenant's questions use): answers cached over the old directory are retired."""
+    corpus_version_bump(tenant=tenant)
 
 
 def corpus_version_bump(*, tenant: Tenant | None) -> None:
@@ -185,8 +228,8 @@ def document_register(
             f"This workspace holds its maximum of {max_docs} documents.",
             details={"reason": "document_limit", "max_documents": max_docs},
         )
-    company = company_upsert(
-        name=metadata.company, ticker=metadata.ticker, cik=metadata.cik, aliases=metadata.aliases
+    company = company_resolve(
+        tenant=tenant, name=metadata.company, ticker=metadata.ticker, cik=metadata.cik
     )
     document = Document.objects.create(
         tenant=tenant,
@@ -206,6 +249,8 @@ def document_register(
         created_by=user,
     )
     DocumentFile.objects.create(document=document, data=data)
+    if company is not None and metadata.aliases:
+        company_aliases_add(company=company, document=document, names=metadata.aliases)
     if queue:
         _queue_ingest(document.pk)
     return document, True
@@ -398,15 +443,22 @@ def _apply_parsed_metadata(document: Document, title: str, metadata: dict[str, A
     updates: dict[str, Any] = {}
     if title and document.title == document.source:
         updates["title"] = title[:300]
-    names = metadata.get("names") or ([metadata["company"]] if metadata.get("company") else [])
+    names = [str(n) for n in metadata.get("names") or [metadata.get("company") or ""] if n]
     if document.company is None and names:
-        company = company_upsert(
-            name=str(names[-1]),
-            ticker=str(metadata.get("ticker", "")),
-            cik=str(metadata.get("cik", "")),
-            aliases=[str(n) for n in names],
+        # The filing's current name comes last; the first usable one from the end names it.
+        usable, _ = company_aliases_clean(reversed(names))
+        company = (
+            company_resolve(
+                tenant=document.tenant,
+                name=usable[0],
+                ticker=str(metadata.get("ticker", "")),
+                cik=str(metadata.get("cik", "")),
+            )
+            if usable
+            else None
         )
         if company is not None:
+            company_aliases_add(company=company, document=document, names=names)
             updates["company"] = company
             document.company = company
             if not document.ticker and company.ticker:
@@ -418,11 +470,16 @@ def _apply_parsed_metadata(document: Document, title: str, metadata: dict[str, A
 
 
 def document_delete(*, tenant: Tenant, document: Document) -> None:
-    """Delete a tenant's document and its chunks; shared-library documents are not the tenant's."""
+    """Delete a tenant's document with its chunks and the company names it brought; a company
+    only this document named in the tenant's own directory goes too. Shared-library documents
+    are not the tenant's."""
     if document.tenant_id != tenant.pk:
         raise NotFound("Document not found.")
     with transaction.atomic():
-        document.delete()
+        company_id = document.company_id
+        document.delete()  # its CompanyAlias rows cascade
+        if company_id is not None:
+            Company.objects.filter(pk=company_id, tenant=tenant, documents__isnull=True).delete()
         corpus_version_bump(tenant=tenant)
 
 
