@@ -53,7 +53,7 @@ serve:
 	$(BIN)/celery -A config worker --loglevel=WARNING --concurrency=1 --pool=solo >logs/celery.log 2>&1 & \
 	worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	echo "Serving http://$(HOST):$(PORT)/ (Celery worker pid $$worker, log logs/celery.log)"; \
-	$(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
+	$(BIN)/gunicorn -c config/gunicorn.py --bind $(HOST):$(PORT) config.asgi:application
 
 test: setup system-deps lint typecheck check-migrations pytest
 

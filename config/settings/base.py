@@ -55,18 +55,20 @@ INSTALLED_APPS = [
     "monitoring",
 ]
 
+# Every middleware is async-capable, so under ASGI the chain runs on the event loop; the
+# config.middleware versions keep static files and metrics off executor threads (see there).
 MIDDLEWARE = [
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.middleware.AsyncPrometheusBeforeMiddleware",
+    "config.middleware.AsyncSecurityMiddleware",
+    "config.middleware.AsyncWhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.AsyncXFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "config.middleware.AsyncPrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -258,6 +260,10 @@ LOGGING = {
 API_KEY_LAST_USED_RESOLUTION_SECONDS = env.int("API_KEY_LAST_USED_RESOLUTION_SECONDS", default=60)
 DEFAULT_TIER = env("DEFAULT_TIER", default="free")
 
+# A stopping web process (config/server.py) lets the turns in flight run this long, then ends
+# them as interrupted; config/gunicorn.py kills a worker still alive 5 s later.
+SHUTDOWN_DRAIN_SECONDS = env.float("SHUTDOWN_DRAIN_SECONDS", default=20.0)
+
 # Metrics endpoint access (bearer token or allow-listed client addresses).
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 METRICS_ALLOWED_IPS: list[str] = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
@@ -271,6 +277,8 @@ AGENT_HOOKS: list[str] = env.list(
     default=[
         "agents.hooks.TenantGuardHook",
         "agents.hooks.MetricsHook",
+        # Refuses turns while the process drains; wraps the failover chain to stop at the deadline.
+        "agents.drain_hooks.DrainHook",
         # Billing (see agents/billing_hooks.py for why these places): limits before any work,
         # the budget hold once the prompt is final, the answer cache just outside the chain.
         "agents.billing_hooks.RateLimitHook",
