@@ -2,10 +2,9 @@
 
 Under ASGI, Django runs a sync-only middleware (WhiteNoise's) and everything inside it on an
 executor thread, and runs a MiddlewareMixin's process_request/process_response through
-sync_to_async: a thread hop per request, per middleware. For middleware that only reads
-in-memory state (static-file table, Prometheus counters, response headers) the hooks run on the
-event loop here; Django's session, CSRF and messages middleware keep their thread (they may
-touch storage).
+sync_to_async: a thread hop per request, per middleware. Static files and the Prometheus
+counters only read in-memory state, so here they run on the event loop. Django's own middleware
+stays as Django ships it (async-capable; `check --deploy` looks for it by name).
 """
 
 from __future__ import annotations
@@ -16,8 +15,6 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
-from django.middleware.clickjacking import XFrameOptionsMiddleware
-from django.middleware.security import SecurityMiddleware
 from django_prometheus.middleware import (
     PrometheusAfterMiddleware,
     PrometheusBeforeMiddleware,
@@ -82,11 +79,3 @@ class AsyncPrometheusBeforeMiddleware(_InlineHooks, PrometheusBeforeMiddleware):
 
 class AsyncPrometheusAfterMiddleware(_InlineHooks, PrometheusAfterMiddleware):
     """django-prometheus's last middleware, on the event loop (counter increments only)."""
-
-
-class AsyncSecurityMiddleware(_InlineHooks, SecurityMiddleware):
-    """Django's SecurityMiddleware, on the event loop (redirect decision and headers only)."""
-
-
-class AsyncXFrameOptionsMiddleware(_InlineHooks, XFrameOptionsMiddleware):
-    """Django's XFrameOptionsMiddleware, on the event loop (one header)."""

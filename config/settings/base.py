@@ -59,14 +59,14 @@ INSTALLED_APPS = [
 # config.middleware versions keep static files and metrics off executor threads (see there).
 MIDDLEWARE = [
     "config.middleware.AsyncPrometheusBeforeMiddleware",
-    "config.middleware.AsyncSecurityMiddleware",
+    "django.middleware.security.SecurityMiddleware",
     "config.middleware.AsyncWhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "config.middleware.AsyncXFrameOptionsMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "config.middleware.AsyncPrometheusAfterMiddleware",
 ]
