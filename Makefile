@@ -13,7 +13,7 @@ PORT ?= 8000
 export TOKENIZERS_PARALLELISM := false
 
 .PHONY: help setup system-deps demo serve worker test lint typecheck check-migrations pytest \
-	bench-retrieval bench clean-data
+	bench-retrieval bench clean-data loadtest drill-shutdown drills
 
 help:
 	@echo "make demo   - set up and run the product on http://$(HOST):$(PORT) (embedded services)"
@@ -73,6 +73,17 @@ pytest:
 
 bench-retrieval: setup
 	$(BIN)/python -m bench.retrieval --keep
+
+# The load test and the drills start their own Redis (127.0.0.1:6391), embedded Postgres
+# (.data/loadtest), fake LLM provider and server, and stop them when done (docs/runbook.md).
+loadtest: setup
+	nice -n 5 $(BIN)/python -m bench.load.run --servers daphne,gunicorn
+
+drill-shutdown: setup
+	nice -n 5 $(BIN)/python -m bench.load.run --drill shutdown --drain 3
+
+drills: setup drill-shutdown
+	nice -n 5 $(BIN)/python -m bench.load.drills
 
 clean-data:
 	-$(BIN)/python manage.py dbserver stop
