@@ -16,7 +16,7 @@ import random
 import signal
 import threading
 
-from tests.fakes.llm_server import Behaviour, FakeLLMServer, overloaded
+from tests.fakes.llm_server import Api, Behaviour, FakeLLMServer, overloaded
 
 ANSWER = (
     "Net sales grew in the year, driven by higher volumes and pricing [1]. Operating margin "
@@ -38,7 +38,7 @@ class TimedFakeServer(FakeLLMServer):
         self.failing = threading.Event()
         self.served = 0
 
-    def _next_behaviour(self, api):  # type: ignore[no-untyped-def]
+    def _next_behaviour(self, api: Api) -> Behaviour:
         self.served += 1
         self.requests.clear()  # a long run would otherwise keep every request in memory
         if api == "anthropic" and self.failing.is_set():

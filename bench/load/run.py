@@ -366,16 +366,15 @@ def checks_of(summary: dict[str, Any], db: dict[str, Any], drill: dict[str, Any]
     return checks
 
 
-def run_phase(
+def server_start(
     name: str, args: argparse.Namespace, env: dict[str, str], keys: Path, services: Services
-) -> dict[str, Any]:
-    import django
-
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start a server (SERVER_COMMANDS) on SERVER_PORT, wait for /health, warm every worker."""
     port = SERVER_PORT
     url = f"http://127.0.0.1:{port}"
     command = [str(BIN / part) if i == 0 else part for i, part in enumerate(SERVER_COMMANDS[name])]
     command = [part.replace("{port}", str(port)) for part in command]
-    log(f"{name}: starting {' '.join(command[0:1] + command[1:])}")
+    log(f"{name}: starting {' '.join(command)}")
     server_env = dict(env)
     if name == "gunicorn":
         # Its own metric files (config/gunicorn.py wipes the directory at start).
@@ -383,24 +382,36 @@ def run_phase(
     server = services.start(name, command, server_env)
     wait_until(lambda: http_ok(f"{url}/health"), 180, f"{name} to answer /health")
     warm_up(url, keys, count=2 * args.workers if name == "gunicorn" else 2)
-    since = dt.datetime.now(dt.UTC)
-    samples_file = DATA / f"samples_{name}.jsonl"
+    return server, url
+
+
+def locust_start(
+    *,
+    url: str,
+    env: dict[str, str],
+    keys: Path,
+    users: int,
+    spawn_rate: float,
+    seconds: int,
+    samples_file: Path,
+    name: str,
+) -> subprocess.Popen[bytes]:
+    """locust, headless, for `seconds`; users finish their turn (up to 60 s) when time is up."""
     samples_file.unlink(missing_ok=True)
     locust_env = {**env, "LOAD_KEYS": str(keys), "LOAD_SAMPLES": str(samples_file)}
-    log(f"{name}: {args.users} users for {args.duration} s")
-    loads: list[tuple[float, float, float]] = []
-    locust = subprocess.Popen(
+    log(f"{name}: {users} users for {seconds} s")
+    return subprocess.Popen(
         [
             str(BIN / "locust"),
             "-f",
             "bench/load/locustfile.py",
             "--headless",
             "--users",
-            str(args.users),
+            str(users),
             "--spawn-rate",
-            str(args.spawn_rate),
+            str(spawn_rate),
             "--run-time",
-            f"{args.duration}s",
+            f"{seconds}s",
             "--stop-timeout",
             "60",
             "--host",
@@ -415,6 +426,31 @@ def run_phase(
         env=locust_env,
         stdout=(LOGS / f"locust_{name}.log").open("wb"),
         stderr=subprocess.STDOUT,
+    )
+
+
+def samples_read(samples_file: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in samples_file.read_text().splitlines() if line]
+
+
+def run_phase(
+    name: str, args: argparse.Namespace, env: dict[str, str], keys: Path, services: Services
+) -> dict[str, Any]:
+    import django
+
+    server, url = server_start(name, args, env, keys, services)
+    since = dt.datetime.now(dt.UTC)
+    samples_file = DATA / f"samples_{name}.jsonl"
+    loads: list[tuple[float, float, float]] = []
+    locust = locust_start(
+        url=url,
+        env=env,
+        keys=keys,
+        users=args.users,
+        spawn_rate=args.spawn_rate,
+        seconds=args.duration,
+        samples_file=samples_file,
+        name=name,
     )
     drill: dict[str, Any] | None = None
     started = time.monotonic()
@@ -453,7 +489,7 @@ def run_phase(
     stop_seconds = time.monotonic() - stop_started
     log(f"{name}: stopped after {stop_seconds:.1f} s")
     time.sleep(1)
-    samples = [json.loads(line) for line in samples_file.read_text().splitlines() if line]
+    samples = samples_read(samples_file)
     expected = {"service_restarting", "closed before the turn"} if args.drill else set()
     summary = summarise(samples, expected_errors=expected)
     os.environ.update(env)
