@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
-# Image of the financial RAG service: one image for web (daphne), Celery worker and beat, and the
-# one-shot migrate command. No secret is baked in: settings come from the environment at run time.
+# Image of the financial RAG service: one image for web (uvicorn workers under gunicorn), Celery
+# worker and beat, and the one-shot migrate command. No secret is baked in: settings come from the
+# environment at run time.
 
 # --- builder: compile wheels into a virtualenv that the runtime stage copies whole ----------------
 FROM python:3.11-slim AS builder
@@ -65,4 +66,4 @@ EXPOSE 8000
 
 # Migrations run as their own command (compose "migrate" service, k8s Job), never at start-up,
 # so several replicas starting at once do not race on the schema.
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]
+CMD ["gunicorn", "-c", "config/gunicorn.py", "config.asgi:application"]

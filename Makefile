@@ -13,7 +13,7 @@ PORT ?= 8000
 export TOKENIZERS_PARALLELISM := false
 
 .PHONY: help setup system-deps demo serve worker test lint typecheck check-migrations pytest \
-	bench-retrieval bench clean-data
+	bench-retrieval bench clean-data loadtest drill-shutdown drills
 
 help:
 	@echo "make demo   - set up and run the product on http://$(HOST):$(PORT) (embedded services)"
@@ -53,7 +53,7 @@ serve:
 	$(BIN)/celery -A config worker --beat --schedule=.data/celerybeat-schedule --loglevel=WARNING --concurrency=1 --pool=solo >logs/celery.log 2>&1 & \
 	worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	echo "Serving http://$(HOST):$(PORT)/ (Celery worker pid $$worker, log logs/celery.log)"; \
-	$(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
+	$(BIN)/gunicorn -c config/gunicorn.py --bind $(HOST):$(PORT) config.asgi:application
 
 test: setup system-deps lint typecheck check-migrations pytest
 
@@ -73,6 +73,17 @@ pytest:
 
 bench-retrieval: setup
 	$(BIN)/python -m bench.retrieval --keep
+
+# The load test and the drills start their own Redis (127.0.0.1:6391), embedded Postgres
+# (.data/loadtest), fake LLM provider and server, and stop them when done (docs/runbook.md).
+loadtest: setup
+	nice -n 5 $(BIN)/python -m bench.load.run --servers daphne,gunicorn
+
+drill-shutdown: setup
+	nice -n 5 $(BIN)/python -m bench.load.run --drill shutdown --drain 3
+
+drills: setup drill-shutdown
+	nice -n 5 $(BIN)/python -m bench.load.drills
 
 clean-data:
 	-$(BIN)/python manage.py dbserver stop

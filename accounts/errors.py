@@ -96,3 +96,15 @@ class PiiBlocked(ApplicationError):
     code = "pii_blocked"
     status_code = 422
     default_message = "The text contains personal data and this workspace's policy blocks it."
+
+
+class ServiceRestarting(ApplicationError):
+    """This web process is draining before it stops; another one answers a retry."""
+
+    code = "service_restarting"
+    status_code = 503
+    default_message = "This server is restarting. Ask again in a moment."
+
+    def __init__(self, message: str | None = None, *, details: dict[str, Any] | None = None):
+        super().__init__(message, details={"retry_after": 1, **(details or {})})
+        self.headers: dict[str, str] = {"Retry-After": "1"}

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.handlers.asgi import ASGIHandler
@@ -80,11 +81,25 @@ class ApiErrorMiddleware:
     malformed body 400 JSON, and any other error response in HTML or plain text becomes the
     house JSON error with the same status (its Allow or Retry-After headers kept)."""
 
+    # Both flavours: under ASGI the chain stays on the event loop (no thread hop per request).
+    sync_capable = True
+    async_capable = True
+
     def __init__(self, get_response: Callable[[HttpRequest], Any]):
         self.get_response = get_response
+        self._is_async = iscoroutinefunction(get_response)
+        if self._is_async:
+            markcoroutinefunction(self)
 
     def __call__(self, request: HttpRequest) -> Any:
-        response = self.get_response(request)
+        if self._is_async:
+            return self.__acall__(request)
+        return self._house_error(request, self.get_response(request))
+
+    async def __acall__(self, request: HttpRequest) -> Any:
+        return self._house_error(request, await self.get_response(request))
+
+    def _house_error(self, request: HttpRequest, response: Any) -> Any:
         if not request.path.startswith(API_PREFIX) or response.status_code < 400:
             return response
         if _is_house_error(response):

@@ -13,9 +13,12 @@ from accounts.errors import ApplicationError, PermissionDenied
 from accounts.ws_auth import socket_authorize_async
 from agents import services
 from agents.events import error_frame, frame
+from monitoring import draining
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+# RFC 6455 "service restart": the server is going away; reconnect (another process answers).
+CLOSE_SERVICE_RESTART = 1012
 
 
 class ConversationConsumer(AsyncJsonWebsocketConsumer):
@@ -99,12 +102,19 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             )
         except ApplicationError as exc:
             await self.send_json(error_frame(exc.code, exc.message, exc.details).as_frame())
+            await self._close_if_draining()
             return
         self.turn = asyncio.create_task(self._stream(self.prepared))
 
     async def _stream(self, prepared: services.PreparedTurn) -> None:
         async for event in services.turn_stream(prepared):
             await self.send_json(event.as_frame())
+        await self._close_if_draining()
+
+    async def _close_if_draining(self) -> None:
+        """A draining process closes a socket once its turn has sent its last frame."""
+        if draining.is_draining():
+            await self.close(code=CLOSE_SERVICE_RESTART)
 
     async def _cancel(self) -> None:
         turn, prepared = self.turn, self.prepared

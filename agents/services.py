@@ -21,7 +21,12 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 
-from accounts.errors import ApplicationError, ProviderUnavailable, ValidationFailed
+from accounts.errors import (
+    ApplicationError,
+    ProviderUnavailable,
+    ServiceRestarting,
+    ValidationFailed,
+)
 from accounts.models import Membership, Tenant, User
 from accounts.selectors import tenant_quota_get
 from agents.billing_hooks import STATE_CACHED_PASSAGES, STATE_CORPUS_VERSION, STATE_FILTERS
@@ -545,6 +550,11 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
             "The model stopped answering partway; the partial answer is kept. Try again.",
             {"provider": getattr(exc, "provider", "")},
         )
+    except ServiceRestarting as exc:
+        # The process is draining (DrainHook): kept as interrupted, like a user's stop.
+        status = "interrupted"
+        ctx.error_code = exc.code
+        yield error_frame(exc.code, exc.message, exc.details)
     except ApplicationError as exc:
         status = "error"
         ctx.error_code = exc.code

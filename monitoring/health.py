@@ -17,6 +17,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from monitoring import draining
+
 logger = logging.getLogger(__name__)
 
 
@@ -74,6 +76,9 @@ CHECKS: dict[str, Callable[[], str]] = {
 @require_GET
 @never_cache
 def ready_view(request: HttpRequest) -> JsonResponse:
+    if draining.is_draining():
+        # Taken out of the load balancer as soon as the process starts to stop.
+        return JsonResponse({"status": "draining", "checks": {}}, status=503)
     results: dict[str, dict[str, Any]] = {}
     ready = True
     for name, check in CHECKS.items():

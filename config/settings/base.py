@@ -60,14 +60,16 @@ INSTALLED_APPS = [
     "monitoring",
 ]
 
+# Every middleware is async-capable, so under ASGI the chain runs on the event loop; the
+# config.middleware versions keep static files and metrics off executor threads (see there).
 MIDDLEWARE = [
     # First: probes pass whatever Host they send (ALLOWED_HOSTS) and over plain HTTP.
     "monitoring.middleware.health_check_middleware",
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "config.middleware.AsyncPrometheusBeforeMiddleware",
     # Outermost of ours: every error under /api/ leaves in the house JSON format.
     "accounts.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.middleware.AsyncWhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -75,7 +77,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "config.middleware.AsyncPrometheusAfterMiddleware",
     # Sign-in throttling (django-axes): last, as its documentation asks.
     "axes.middleware.AxesMiddleware",
 ]
@@ -347,6 +349,10 @@ DEFAULT_TIER = env("DEFAULT_TIER", default="free")
 # Retry-After of a 503 when the database or Redis is unreachable.
 API_RETRY_AFTER_SECONDS = env.int("API_RETRY_AFTER_SECONDS", default=5)
 
+# A stopping web process (config/server.py) lets the turns in flight run this long, then ends
+# them as interrupted; config/gunicorn.py kills a worker still alive 5 s later.
+SHUTDOWN_DRAIN_SECONDS = env.float("SHUTDOWN_DRAIN_SECONDS", default=20.0)
+
 # Metrics endpoint access (bearer token or allow-listed client addresses).
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 METRICS_ALLOWED_IPS: list[str] = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
@@ -360,6 +366,8 @@ AGENT_HOOKS: list[str] = env.list(
     default=[
         "agents.hooks.TenantGuardHook",
         "agents.hooks.MetricsHook",
+        # Refuses turns while the process drains; wraps the failover chain to stop at the deadline.
+        "agents.drain_hooks.DrainHook",
         # Billing (see agents/billing_hooks.py for why these places): limits before any work,
         # the budget hold once the prompt is final, the answer cache just outside the chain.
         "agents.billing_hooks.RateLimitHook",

@@ -39,8 +39,9 @@ SECRET_ENV_NAMES = {
     "METRICS_TOKEN",
 }
 APP_IMAGE = "financial-rag"
-# Inside the container daphne must listen on every interface for the Service to reach it.
-DAPHNE_COMMAND = ["daphne", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]  # noqa: S104
+# gunicorn (config/gunicorn.py) listens on WEB_BIND, 0.0.0.0:8000 unless set, so the Service and
+# compose's port mapping reach it.
+WEB_COMMAND = ["gunicorn", "-c", "config/gunicorn.py", "config.asgi:application"]
 
 
 def _yaml_files() -> list[Path]:
@@ -150,13 +151,24 @@ def test_web_probes_are_liveness_on_health_and_readiness_on_ready():
     assert container["startupProbe"]["httpGet"]["path"] == "/health"
 
 
-def test_web_runs_daphne_with_resources_and_as_non_root():
+def test_web_runs_the_gunicorn_server_with_resources_and_as_non_root():
     web = _k8s("Deployment", "financial-rag-web")
     (container,) = _pod_spec(web)["containers"]
-    assert container["command"][:1] == ["daphne"]
-    assert "config.asgi:application" in container["command"]
+    assert container["command"] == WEB_COMMAND
     assert {"requests", "limits"} <= set(container["resources"])
     assert _pod_spec(web)["securityContext"]["runAsNonRoot"] is True
+
+
+def test_web_pods_get_the_prestop_pause_plus_the_drain_time_plus_the_kill_margin_to_stop():
+    """SIGTERM comes after preStop; gunicorn kills a worker SHUTDOWN_DRAIN_SECONDS + 5 s later."""
+    from config import gunicorn
+
+    web = _k8s("Deployment", "financial-rag-web")
+    (container,) = _pod_spec(web)["containers"]
+    pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert pre_stop[0] == "sleep"
+    needed = int(pre_stop[1]) + gunicorn.graceful_timeout
+    assert needed <= _pod_spec(web)["terminationGracePeriodSeconds"] <= needed + 10
 
 
 def test_hpa_scales_the_web_deployment():
@@ -238,7 +250,7 @@ def test_compose_runs_the_whole_stack_with_migrations_before_the_app():
     assert services["postgres"]["image"] == "pgvector/pgvector:pg17"
     assert services["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
     assert services["migrate"]["restart"] == "no"
-    assert services["web"]["command"] == DAPHNE_COMMAND
+    assert services["web"]["command"] == WEB_COMMAND
     for name in ("web", "worker", "beat"):
         depends = services[name]["depends_on"]
         assert depends["migrate"] == {"condition": "service_completed_successfully"}, name
@@ -276,7 +288,7 @@ def _dockerfile_instructions() -> list[tuple[str, str]]:
     return instructions
 
 
-def test_dockerfile_builds_in_stages_and_runs_daphne_as_a_non_root_user():
+def test_dockerfile_builds_in_stages_and_runs_the_web_server_as_a_non_root_user():
     instructions = _dockerfile_instructions()
     stages = [rest for keyword, rest in instructions if keyword == "FROM"]
     assert stages == [
@@ -290,7 +302,7 @@ def test_dockerfile_builds_in_stages_and_runs_daphne_as_a_non_root_user():
     assert users
     assert users[-1].split(":")[0] not in {"root", "0"}
     (cmd,) = [rest for keyword, rest in instructions if keyword == "CMD"]
-    assert json.loads(cmd) == DAPHNE_COMMAND
+    assert json.loads(cmd) == WEB_COMMAND
     assert not [rest for keyword, rest in instructions if keyword == "ENTRYPOINT"]
 
 

@@ -86,6 +86,8 @@ class Behaviour:
     cached_input_tokens: int = 0
     cache_creation_input_tokens: int = 0
     delay_per_token: float = 0.0
+    # Seconds before the first streamed word (a model "thinking"), on top of delay_per_token.
+    first_token_delay: float = 0.0
     drop_after: int | None = None
     stall_after: int | None = None
     status: int = 200
@@ -257,7 +259,7 @@ class FakeLLMServer:
             assert self._loop is not None
             asyncio.set_event_loop(self._loop)
             self._server = self._loop.run_until_complete(
-                asyncio.start_server(self._handle, "127.0.0.1", 0)
+                asyncio.start_server(self._handle, "127.0.0.1", self.port)  # 0: a free port
             )
             self.port = self._server.sockets[0].getsockname()[1]
             ready.set()
@@ -716,6 +718,8 @@ async def _stream_answer(
             if behaviour.stall_after is not None and record.tokens_sent >= behaviour.stall_after:
                 await watcher
                 raise _ClientGone
+            if behaviour.first_token_delay and record.tokens_sent == 0:
+                await asyncio.wait({watcher}, timeout=behaviour.first_token_delay)
             if behaviour.delay_per_token:
                 await asyncio.wait({watcher}, timeout=behaviour.delay_per_token)
             if record.client_closed.is_set():

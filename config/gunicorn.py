@@ -1,0 +1,58 @@
+"""gunicorn settings of the web tier (`gunicorn -c config/gunicorn.py config.asgi:application`).
+
+Read at start-up by the gunicorn master; every value comes from the environment, see
+docs/configuration.md. Workers are uvicorn (config/server.py), one per core by default.
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from config.env import BASE_DIR, env
+
+bind = [env("WEB_BIND", default="0.0.0.0:8000")]
+workers = env.int("WEB_CONCURRENCY", default=multiprocessing.cpu_count())
+worker_class = "config.server.DrainingUvicornWorker"
+# SHUTDOWN_DRAIN_SECONDS is read again by the workers (Django settings, same default); gunicorn
+# SIGKILLs a worker still alive 5 s after it: the bound on how long a stop can take.
+SHUTDOWN_DRAIN_SECONDS = env.float("SHUTDOWN_DRAIN_SECONDS", default=20.0)
+graceful_timeout = int(SHUTDOWN_DRAIN_SECONDS) + 5
+# A worker silent this long (a blocked event loop) is restarted.
+timeout = env.int("WEB_WORKER_TIMEOUT", default=60)
+keepalive = env.int("WEB_KEEPALIVE_SECONDS", default=5)
+# Forwarded headers (X-Forwarded-Proto for the TLS redirect) are trusted from these proxies.
+forwarded_allow_ips = env("FORWARDED_ALLOW_IPS", default="127.0.0.1")
+accesslog = env("WEB_ACCESS_LOG", default="") or None
+errorlog = "-"
+loglevel = env("WEB_LOG_LEVEL", default="warning")
+proc_name = "finrag-web"
+
+# Prometheus multiprocess mode: every worker writes its metrics to files in this directory and
+# /metrics merges them. Set here, before the workers fork, so prometheus_client sees it at import.
+PROMETHEUS_MULTIPROC_DIR = Path(
+    os.environ.setdefault(
+        "PROMETHEUS_MULTIPROC_DIR", str(BASE_DIR / ".data" / "prometheus-multiproc")
+    )
+)
+
+
+def on_starting(server: Any) -> None:
+    """Before any worker forks: wipe the previous run's metric files (a restarted server starts
+    its counters at zero) and load the settings once, which fails fast on a missing production
+    variable and starts the embedded Postgres/Redis here rather than in several workers at once."""
+    shutil.rmtree(PROMETHEUS_MULTIPROC_DIR, ignore_errors=True)
+    PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
+    importlib.import_module(os.environ["DJANGO_SETTINGS_MODULE"])
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker ended: its live gauges (active conversations, breaker state) leave the page."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
