@@ -317,6 +317,13 @@ DEFAULT_TIER = env("DEFAULT_TIER", default="free")
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 METRICS_ALLOWED_IPS: list[str] = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
 
+# Alertmanager's webhook (POST /api/v1/alerts/alertmanager) needs this bearer token; empty turns
+# the endpoint off. Each stored alert is handed to the notifiers listed (dotted paths).
+ALERT_WEBHOOK_TOKEN = env("ALERT_WEBHOOK_TOKEN", default="")
+ALERT_NOTIFIERS: list[str] = env.list(
+    "ALERT_NOTIFIERS", default=["billing.alerts.tenant_alert_notify"]
+)
+
 # Budgets: a fallback when a tier is missing (never used for a real tenant).
 BUDGET_WARNING_RATIO = Decimal(env("BUDGET_WARNING_RATIO", default="0.9"))
 
