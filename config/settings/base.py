@@ -59,7 +59,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: probes pass whatever Host they send (ALLOWED_HOSTS) and over plain HTTP.
+    # First: probes and scrapes pass whatever Host they send (ALLOWED_HOSTS), over plain HTTP.
     "monitoring.middleware.health_check_middleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
