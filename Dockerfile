@@ -58,7 +58,7 @@ RUN SECRET_KEY=collectstatic-only \
     REDIS_URL=redis://127.0.0.1:6379/0 \
     ALLOWED_HOSTS=localhost \
     python manage.py collectstatic --noinput \
-    && mkdir -p /app/.data/media /app/logs /tmp/prometheus \
+    && mkdir -p /app/.data/media /app/.data/backups /app/logs /tmp/prometheus \
     && chown -R app:app /app/.data /app/logs /tmp/prometheus
 
 USER app:app

@@ -33,11 +33,15 @@ $(NODE_STAMP): package.json package-lock.json
 
 setup: $(STAMP) $(NODE_STAMP)
 
-# promtool (alert rule tests) and Chromium (browser tests) come from Debian's packages.
+# Prometheus and promtool (alert rule tests, the alert drill), Alertmanager and amtool (its config
+# and routes) and Chromium (browser tests) come from Debian's packages.
 system-deps:
 	@command -v promtool >/dev/null 2>&1 || { \
 		echo "Installing promtool (Debian package prometheus)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	@command -v amtool >/dev/null 2>&1 || { \
+		echo "Installing Alertmanager and amtool (Debian package prometheus-alertmanager)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null; }
 	@command -v chromium >/dev/null 2>&1 || { \
 		echo "Installing Chromium for the browser tests (Debian package chromium)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; }

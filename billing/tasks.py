@@ -14,6 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from accounts.models import Tenant
+from billing.alerts import alert_tenant_admins_email
 from billing.models import Reservation
 from billing.ratelimit import stream_slots_expire
 from billing.rollups import rollups_build
@@ -55,3 +56,9 @@ def reservations_expire_task() -> int:
 def stream_slots_expire_task() -> int:
     """Drop the concurrent-stream slots whose holders died; returns how many were dropped."""
     return stream_slots_expire()
+
+
+@shared_task(autoretry_for=(*TRANSIENT, OSError), retry_backoff=True, max_retries=5, acks_late=True)
+def alert_tenant_admins_email_task(notification_id: int) -> int:
+    """E-mail a stored alert to its tenant's owners and admins; returns how many addresses."""
+    return alert_tenant_admins_email(notification_id=notification_id)

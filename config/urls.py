@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/v1/", include("retrieval.urls")),
     path("api/v1/", include("agents.urls")),
     path("api/v1/", include("billing.urls")),
+    path("api/v1/", include("monitoring.urls")),
     path("", include("config.web_urls")),
 ]
 

@@ -1,4 +1,5 @@
-"""Django admin: stored traces, one row per question, each opening as a span tree on a timeline."""
+"""Django admin: stored traces (one row per question, each opening as a span tree on a timeline)
+and the alert notifications Alertmanager delivered."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from monitoring.models import TraceSpan
+from monitoring.models import AlertNotification, TraceSpan
 from monitoring.selectors import trace_spans, trace_timeline
 from monitoring.tracing import (
     GEN_AI_INPUT_TOKENS,
@@ -129,3 +130,47 @@ class TraceSpanAdmin(admin.ModelAdmin):
             "total_ms": max(s.duration_ms for s in spans),
         }
         return TemplateResponse(request, "admin/monitoring/tracespan/trace.html", context)
+
+
+@admin.register(AlertNotification)
+class AlertNotificationAdmin(admin.ModelAdmin):
+    """Alerts Alertmanager delivered to the product, newest first; read-only."""
+
+    list_display = (
+        "last_received_at",
+        "alertname",
+        "status",
+        "severity",
+        "tenant",
+        "summary",
+        "deliveries",
+        "emailed_at",
+    )
+    list_filter = ("status", "severity", "alertname")
+    search_fields = ("alertname", "tenant", "summary", "=fingerprint")
+    date_hierarchy = "last_received_at"
+    ordering = ("-last_received_at",)
+    readonly_fields = (
+        "alertname",
+        "status",
+        "severity",
+        "tenant",
+        "summary",
+        "labels",
+        "annotations",
+        "starts_at",
+        "ends_at",
+        "generator_url",
+        "receiver",
+        "fingerprint",
+        "deliveries",
+        "first_received_at",
+        "last_received_at",
+        "emailed_at",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -165,12 +165,18 @@ PII_DETECTIONS = Counter(
     "PII entities found and masked, by entity type.",
     ["entity_type"],
 )
+# Every detection recorded here was masked: it passed its type's threshold (0.4 for phone
+# numbers, 0.5 for most others; monitoring.pii.SCORE_THRESHOLDS). A low score is a weak pattern
+# match, not a failure, so this is for dashboards; PIIDetectionFailure uses the errors below.
 PII_DETECTION_CONFIDENCE = Histogram(
     "rag_pii_detection_confidence",
-    "Recogniser confidence of each PII detection, by entity type.",
+    "Recogniser confidence of each PII detection (all masked), by entity type.",
     ["entity_type"],
-    # 0.8 is the confidence alert threshold, so it is a bucket boundary.
     buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0),
+)
+PII_DETECTION_ERRORS = Counter(
+    "rag_pii_detection_errors_total",
+    "Texts the PII detector failed on (the question is refused rather than sent unmasked).",
 )
 RATE_LIMITED = Counter(
     "rag_rate_limited_total",
@@ -277,6 +283,7 @@ _METRICS = (
     CIRCUIT_STATE,
     PII_DETECTIONS,
     PII_DETECTION_CONFIDENCE,
+    PII_DETECTION_ERRORS,
     RATE_LIMITED,
     REDIS_ERRORS,
 )

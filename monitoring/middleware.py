@@ -1,9 +1,10 @@
-"""Answers /health and /ready before any other middleware, whatever the Host header says.
+"""Answers /health, /ready and /metrics before any other middleware, whatever the Host header.
 
-Kubernetes probes and load balancers call these with the pod's IP as Host, which ALLOWED_HOSTS
-(the public name) rejects with 400 as soon as anything reads request.get_host(); and plain HTTP
-would be redirected to HTTPS by SecurityMiddleware. Listed first in MIDDLEWARE, this hands the
-two paths straight to their views, which read no Host, cookie or session, so neither check
+Kubernetes probes, load balancers and a Prometheus scraping each pod call these with the pod's
+IP as Host, which ALLOWED_HOSTS (the public name) rejects with 400 as soon as anything reads
+request.get_host(); and plain HTTP would be redirected to HTTPS by SecurityMiddleware. Listed
+first in MIDDLEWARE, this hands the three paths straight to their views, which read no Host,
+cookie or session (/metrics checks its own bearer token or client address), so neither check
 applies to them while every other path keeps both.
 """
 
@@ -17,10 +18,12 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import sync_and_async_middleware
 
 from monitoring import health
+from monitoring.metrics_views import metrics_view
 
 _PROBES: dict[str, Callable[[HttpRequest], HttpResponse]] = {
     "/health": health.health_view,
     "/ready": health.ready_view,
+    "/metrics": metrics_view,
 }
 
 

@@ -53,3 +53,49 @@ class TraceSpan(models.Model):
     @property
     def is_root(self) -> bool:
         return not self.parent_span_id
+
+
+class AlertNotification(models.Model):
+    """One alert as Alertmanager delivered it to the product's webhook, for staff to read.
+
+    One row per alert and firing episode (fingerprint, start time): Alertmanager re-sends a
+    firing alert every repeat interval and finally sends it resolved; those deliveries update
+    the row instead of adding rows. `tenant` is the alert's tenant label (a slug), empty for
+    service-wide alerts; `emailed_at` records that the tenant's admins were told, once.
+    """
+
+    class Status(models.TextChoices):
+        FIRING = "firing", "Firing"
+        RESOLVED = "resolved", "Resolved"
+
+    fingerprint = models.CharField(max_length=64)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices)
+    alertname = models.CharField(max_length=200)
+    severity = models.CharField(max_length=32, blank=True)
+    tenant = models.CharField(max_length=200, blank=True)
+    summary = models.TextField(blank=True)
+    labels = models.JSONField(default=dict)
+    annotations = models.JSONField(default=dict)
+    generator_url = models.URLField(max_length=1000, blank=True)
+    receiver = models.CharField(max_length=200, blank=True)
+    deliveries = models.PositiveIntegerField(default=1)
+    first_received_at = models.DateTimeField(auto_now_add=True)
+    last_received_at = models.DateTimeField()
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-last_received_at", "-id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("fingerprint", "starts_at"), name="alertnotification_unique_episode"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=("-last_received_at",), name="alertnotif_received"),
+            models.Index(fields=("tenant", "-last_received_at"), name="alertnotif_tenant"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.alertname} ({self.status})"

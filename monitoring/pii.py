@@ -130,7 +130,13 @@ def pii_mask(
     known = dict(mapping or {})
     if policy == PiiPolicy.OFF or not text:
         return MaskResult(text=text, mapping=known)
-    detections = pii_detect(text=text, language=language)
+    try:
+        detections = pii_detect(text=text, language=language)
+    except Exception:
+        # The text cannot be checked, so it must not go out: the caller's question fails, and
+        # the PIIDetectionFailure alert counts these.
+        _metrics_error()
+        raise
     _metrics_record(detections=detections)
     masked, new_mapping = _placeholders_apply(text=text, detections=detections, mapping=known)
     return MaskResult(
@@ -358,6 +364,12 @@ def _value_key(label: str, value: str) -> str:
     if label == "EMAIL":
         return value.strip().lower()
     return re.sub(r"[^0-9A-Za-z]", "", value).upper()
+
+
+def _metrics_error() -> None:
+    from monitoring import metrics
+
+    metrics.PII_DETECTION_ERRORS.inc()
 
 
 def _metrics_record(*, detections: Sequence[Detection]) -> None:

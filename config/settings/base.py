@@ -63,7 +63,7 @@ INSTALLED_APPS = [
 # Every middleware is async-capable, so under ASGI the chain runs on the event loop; the
 # config.middleware versions keep static files and metrics off executor threads (see there).
 MIDDLEWARE = [
-    # First: probes pass whatever Host they send (ALLOWED_HOSTS) and over plain HTTP.
+    # First: probes and scrapes pass whatever Host they send (ALLOWED_HOSTS), over plain HTTP.
     "monitoring.middleware.health_check_middleware",
     "config.middleware.AsyncPrometheusBeforeMiddleware",
     # Outermost of ours: every error under /api/ leaves in the house JSON format.
@@ -356,6 +356,13 @@ SHUTDOWN_DRAIN_SECONDS = env.float("SHUTDOWN_DRAIN_SECONDS", default=20.0)
 # Metrics endpoint access (bearer token or allow-listed client addresses).
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 METRICS_ALLOWED_IPS: list[str] = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+
+# Alertmanager's webhook (POST /api/v1/alerts/alertmanager) needs this bearer token; empty turns
+# the endpoint off. Each stored alert is handed to the notifiers listed (dotted paths).
+ALERT_WEBHOOK_TOKEN = env("ALERT_WEBHOOK_TOKEN", default="")
+ALERT_NOTIFIERS: list[str] = env.list(
+    "ALERT_NOTIFIERS", default=["billing.alerts.tenant_alert_notify"]
+)
 
 # Budgets: a fallback when a tier is missing (never used for a real tenant).
 BUDGET_WARNING_RATIO = Decimal(env("BUDGET_WARNING_RATIO", default="0.9"))

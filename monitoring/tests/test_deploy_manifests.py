@@ -1,11 +1,17 @@
-"""Tests of the deployment files: they parse, agree with each other and use only known settings."""
+"""Tests of the deployment files: they parse, validate against the Kubernetes schemas, agree with
+each other and use only known settings."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -13,6 +19,9 @@ REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 K8S = DEPLOY / "k8s"
 COMPOSE = DEPLOY / "compose.yaml"
+COMPOSE_LAPTOP = DEPLOY / "compose.laptop.yaml"
+# The oldest Kubernetes release we promise to run on, and the newest the validator knows.
+KUBERNETES_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 
 # Every environment variable the settings read that a deployment may set.
 SETTINGS_ENV_NAMES = {
@@ -29,6 +38,13 @@ SETTINGS_ENV_NAMES = {
     "OTEL_EXPORTER_OTLP_ENDPOINT",
     "LOG_LEVEL",
     "CELERY_BROKER_URL",
+    "ALERT_WEBHOOK_TOKEN",
+    "SCHEDULED_JOBS_OFF",
+    "BACKUP_DIR",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
 }
 SECRET_ENV_NAMES = {
     "SECRET_KEY",
@@ -37,6 +53,7 @@ SECRET_ENV_NAMES = {
     "ANTHROPIC_API_KEY",
     "OPENAI_API_KEY",
     "METRICS_TOKEN",
+    "ALERT_WEBHOOK_TOKEN",
 }
 APP_IMAGE = "financial-rag"
 # gunicorn (config/gunicorn.py) listens on WEB_BIND, 0.0.0.0:8000 unless set, so the Service and
@@ -64,6 +81,8 @@ def _k8s(kind: str, name: str) -> dict:
 
 
 def _pod_spec(workload: dict) -> dict:
+    if workload["kind"] == "CronJob":
+        return workload["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     return workload["spec"]["template"]["spec"]
 
 
@@ -71,7 +90,7 @@ def _app_containers() -> list[dict]:
     return [
         container
         for document in _k8s_documents()
-        if document["kind"] in {"Deployment", "Job"}
+        if document["kind"] in {"Deployment", "Job", "CronJob"}
         for container in _pod_spec(document)["containers"]
         if container["image"].split(":")[0].endswith(APP_IMAGE)
     ]
@@ -130,10 +149,9 @@ def test_web_container_port_is_the_service_target_and_the_probe_port():
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         port = container[probe]["httpGet"]["port"]
         assert (ports[port] if isinstance(port, str) else port) in ports.values(), probe
-    annotations = web["spec"]["template"]["metadata"]["annotations"]
-    assert int(annotations["prometheus.io/port"]) in ports.values()
-    assert annotations["prometheus.io/scrape"] == "true"
-    assert annotations["prometheus.io/path"] == "/metrics"
+    # An annotation-driven scrape cannot send the metrics token: the pods do not ask for one.
+    annotations = web["spec"]["template"]["metadata"].get("annotations", {})
+    assert not [key for key in annotations if key.startswith("prometheus.io/")]
 
 
 def test_service_selects_the_web_pods():
@@ -245,7 +263,8 @@ def test_compose_takes_secrets_from_the_environment_not_from_the_file():
 def test_compose_runs_the_whole_stack_with_migrations_before_the_app():
     services = _compose()["services"]
     assert set(services) == {
-        "postgres", "redis", "migrate", "web", "worker", "beat", "prometheus", "grafana",
+        "postgres", "redis", "migrate", "web", "worker", "beat", "prometheus", "alertmanager",
+        "grafana",
     }  # fmt: skip
     assert services["postgres"]["image"] == "pgvector/pgvector:pg17"
     assert services["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
@@ -324,3 +343,224 @@ def test_dockerignore_keeps_env_files_git_and_local_data_out_of_the_image():
         if line.strip() and not line.startswith("#")
     }
     assert {".git", ".env", ".env.*", ".venv", ".data"} <= ignored
+
+
+# --- Kubernetes: schemas, scraping, disruption, scaling, network, backups ---------------------
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+@pytest.mark.parametrize(
+    "path", sorted(K8S.glob("*.yaml")), ids=lambda p: str(p.relative_to(DEPLOY))
+)
+def test_every_k8s_manifest_validates_against_the_kubernetes_schema(path, version):
+    for document in yaml.safe_load_all(path.read_text()):
+        if document is None:
+            continue
+        try:
+            # Strict: a misspelt or misplaced field is an error, not silently ignored.
+            kubernetes_validate.validate(document, version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(f"{path.name} {document['kind']}/{document['metadata']['name']}: {exc}")
+
+
+def _selects(selector: dict, workload: dict) -> bool:
+    labels = workload["spec"]["template"]["metadata"]["labels"]
+    return selector["matchLabels"].items() <= labels.items()
+
+
+def test_pod_disruption_budgets_keep_web_and_workers_serving_during_drains():
+    for name in ("financial-rag-web", "financial-rag-worker"):
+        budget = _k8s("PodDisruptionBudget", name)
+        workload = _k8s("Deployment", name)
+        assert _selects(budget["spec"]["selector"], workload), name
+        assert budget["spec"]["maxUnavailable"] == 1
+    # The web HPA never scales below what the budget needs to leave pods serving.
+    assert _k8s("HorizontalPodAutoscaler", "financial-rag-web")["spec"]["minReplicas"] >= 2
+
+
+def test_workers_scale_on_cpu_between_their_replicas_and_a_ceiling():
+    hpa = _k8s("HorizontalPodAutoscaler", "financial-rag-worker")
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "financial-rag-worker",
+    }
+    worker = _k8s("Deployment", "financial-rag-worker")
+    assert hpa["spec"]["minReplicas"] == worker["spec"]["replicas"]
+    assert hpa["spec"]["maxReplicas"] > hpa["spec"]["minReplicas"]
+    (metric,) = hpa["spec"]["metrics"]
+    assert metric["resource"]["name"] == "cpu"
+    (container,) = _pod_spec(worker)["containers"]
+    assert container["resources"]["requests"]["cpu"]  # utilisation is relative to the request
+
+
+def test_network_policies_deny_by_default_and_admit_only_ingress_and_monitoring_to_web():
+    deny = _k8s("NetworkPolicy", "financial-rag-default-deny")
+    assert deny["spec"]["podSelector"] == {}
+    assert set(deny["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    assert "ingress" not in deny["spec"]
+    allowed_out = {p["port"] for rule in deny["spec"]["egress"] for p in rule["ports"]}
+    assert {53, 5432, 6379, 443} <= allowed_out
+    web_policy = _k8s("NetworkPolicy", "financial-rag-web-ingress")
+    assert _selects(web_policy["spec"]["podSelector"], _k8s("Deployment", "financial-rag-web"))
+    (rule,) = web_policy["spec"]["ingress"]
+    namespaces = {peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                  for peer in rule["from"]}  # fmt: skip
+    assert namespaces == {"ingress-nginx", "monitoring"}
+    (container,) = _pod_spec(_k8s("Deployment", "financial-rag-web"))["containers"]
+    assert [p["port"] for p in rule["ports"]] == [container["ports"][0]["containerPort"]]
+
+
+def test_the_backup_cronjob_runs_the_jobs_beat_leaves_out_onto_its_volume():
+    from django.conf import settings
+
+    cronjob = _k8s("CronJob", "financial-rag-backup")
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = _pod_spec(cronjob)
+    (container,) = pod["containers"]
+    assert container["command"][:3] == ["python", "manage.py", "run_job"]
+    jobs = container["command"][3:]
+    off = _k8s("ConfigMap", "financial-rag-config")["data"]["SCHEDULED_JOBS_OFF"].split(",")
+    assert sorted(jobs) == sorted(off) == ["conversation-archive", "database-backup"]
+    assert set(jobs) <= set(settings.SCHEDULED_JOBS)
+    env = {entry["name"]: entry.get("value") for entry in container["env"]}
+    (mount,) = container["volumeMounts"]
+    assert env["BACKUP_DIR"] == mount["mountPath"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    claim = volume["persistentVolumeClaim"]["claimName"]
+    assert _k8s("PersistentVolumeClaim", claim)["spec"]["resources"]["requests"]["storage"]
+
+
+def test_the_web_pods_get_the_alert_webhook_token_from_the_secret():
+    (container,) = _pod_spec(_k8s("Deployment", "financial-rag-web"))["containers"]
+    names = {entry["name"] for entry in container["env"]}
+    assert "ALERT_WEBHOOK_TOKEN" in names
+
+
+def test_k8s_prometheus_scrapes_every_web_pod_through_the_headless_service_with_the_token():
+    headless = _k8s("Service", "financial-rag-web-pods")
+    assert headless["spec"]["clusterIP"] == "None"
+    assert _selects({"matchLabels": headless["spec"]["selector"]},
+                    _k8s("Deployment", "financial-rag-web"))  # fmt: skip
+    config = yaml.safe_load((K8S / "prometheus" / "prometheus.yml").read_text())
+    (job,) = config["scrape_configs"]
+    assert job["metrics_path"] == "/metrics"
+    assert job["authorization"]["type"] == "Bearer"
+    assert job["authorization"]["credentials_file"].startswith("/etc/prometheus/secrets/")
+    (sd,) = job["dns_sd_configs"]
+    assert sd["names"] == ["financial-rag-web-pods.financial-rag.svc.cluster.local"]
+    assert sd["port"] == headless["spec"]["ports"][0]["port"] == 8000
+    assert config["rule_files"] == ["alerts.yml"]
+    assert config["global"]["external_labels"] == {"service": "financial-rag"}
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
+def test_k8s_prometheus_config_passes_promtool(tmp_path):
+    config = yaml.safe_load((K8S / "prometheus" / "prometheus.yml").read_text())
+    token = tmp_path / "token"
+    token.write_text("stand-in\n")
+    config["scrape_configs"][0]["authorization"]["credentials_file"] = str(token)
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    shutil.copy(DEPLOY / "prometheus" / "alerts.yml", tmp_path / "alerts.yml")
+    result = subprocess.run(
+        ["promtool", "check", "config", "prometheus.yml"],
+        cwd=tmp_path, capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- Compose: Alertmanager, backups, the laptop override -----------------------------------
+
+
+def test_compose_sends_alerts_to_alertmanager_which_calls_the_web_service_with_its_token():
+    compose = _compose()
+    alertmanager = compose["services"]["alertmanager"]
+    assert "alert_webhook_token" in alertmanager["secrets"]
+    assert compose["secrets"]["alert_webhook_token"] == {"environment": "ALERT_WEBHOOK_TOKEN"}
+    assert (
+        "./alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro"
+        in (alertmanager["volumes"])
+    )
+    prometheus = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    (target,) = prometheus["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
+    assert target == "alertmanager:9093"
+    for name, service in _compose_app_services().items():
+        assert "${ALERT_WEBHOOK_TOKEN" in service["environment"]["ALERT_WEBHOOK_TOKEN"], name
+
+
+def test_compose_workers_write_backups_to_a_volume_the_image_prepares():
+    from django.conf import settings
+
+    default_dir = str(settings.BASE_DIR / ".data" / "backups").replace(
+        str(settings.BASE_DIR), "/app"
+    )
+    worker = _compose()["services"]["worker"]
+    assert f"backups:{default_dir}" in worker["volumes"]
+    assert default_dir in (REPO / "Dockerfile").read_text()
+
+
+def _laptop_environment() -> dict[str, str]:
+    """The web service's environment with the laptop override merged in, placeholders filled."""
+    web = _compose()["services"]["web"]
+    laptop = yaml.safe_load(COMPOSE_LAPTOP.read_text())
+    assert set(laptop["services"]) == {"web"}
+    assert set(laptop["services"]["web"]) == {"environment"}
+    merged = {**web["environment"], **laptop["services"]["web"]["environment"]}
+    return {key: str(value) for key, value in merged.items()}
+
+
+def _served_over_plain_http(environment: dict[str, str]) -> str:
+    from django.conf import settings
+
+    env = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "FINRAG_DATA_DIR"}}
+    env |= {key: value for key, value in environment.items() if "${" not in value}
+    env |= {
+        "SECRET_KEY": "laptop-check-" + "x" * 50,
+        # Nothing below opens a database connection; a well-formed URL is enough.
+        "DATABASE_URL": "postgres://finrag:secret@127.0.0.1:1/finrag",
+        "REDIS_URL": settings.REDIS_URL,
+        "ALLOWED_HOSTS": "localhost,127.0.0.1,web",
+        "PYTHONPATH": str(REPO),
+    }
+    script = (
+        "import django; django.setup(); from django.test import Client; "
+        "r = Client(HTTP_HOST='localhost:8000').get('/login/'); "
+        "print(r.status_code, r.get('Location'), r.get('Strict-Transport-Security'), "
+        "{k: bool(v['secure']) for k, v in r.cookies.items()})"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env, cwd=REPO, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_the_laptop_override_serves_plain_http_on_localhost_with_production_settings():
+    environment = _laptop_environment()
+    assert environment["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
+    assert _served_over_plain_http(environment) == "200 None None {'csrftoken': False}"
+    # Without the override the same request is sent to HTTPS.
+    base = {k: str(v) for k, v in _compose()["services"]["web"]["environment"].items()}
+    assert _served_over_plain_http(base).startswith("301 https://localhost:8000/login/")
+
+
+def test_docker_compose_renders_the_stack_and_the_laptop_override():
+    docker = shutil.which("docker")
+    probe = subprocess.run(
+        [docker or "docker", "compose", "version"],
+        capture_output=True, text=True, check=False, timeout=30,
+    ) if docker else None  # fmt: skip
+    if probe is None or probe.returncode != 0:
+        pytest.skip(
+            "docker compose is not available here (the docker client has no compose plugin); "
+            "the compose files are checked by the tests above instead"
+        )
+    env = {**os.environ, "SECRET_KEY": "x", "POSTGRES_PASSWORD": "x", "METRICS_TOKEN": "x",
+           "ALERT_WEBHOOK_TOKEN": "x", "GRAFANA_ADMIN_PASSWORD": "x"}  # fmt: skip
+    for files in (["-f", str(COMPOSE)], ["-f", str(COMPOSE), "-f", str(COMPOSE_LAPTOP)]):
+        result = subprocess.run(
+            [docker or "docker", "compose", *files, "config", "--quiet"],
+            env=env, capture_output=True, text=True, check=False, timeout=60,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr

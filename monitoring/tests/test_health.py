@@ -88,3 +88,16 @@ async def test_probes_pass_with_the_pod_ip_as_host_through_the_asgi_application(
     from django.db import connections
 
     await sync_to_async(connections.close_all)()
+
+
+@pytest.mark.django_db
+@override_settings(
+    ALLOWED_HOSTS=["rag.example.com"], SECURE_SSL_REDIRECT=True, METRICS_TOKEN="scrape-token"
+)
+def test_prometheus_scraping_a_pod_by_its_ip_gets_metrics_with_the_token_only():
+    # Not from an allowed address: the token is what lets Prometheus in.
+    client = Client(HTTP_HOST="10.244.1.17:8000", REMOTE_ADDR="10.244.3.9")
+    assert client.get("/metrics").status_code == 403
+    scraped = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-token")
+    assert scraped.status_code == 200
+    assert b"rag_queries_total" in scraped.content

@@ -225,3 +225,19 @@ def test_labelled_snippets_keep_precision_and_recall_above_the_floor():
 
     assert result.overall.precision >= 0.95, result.errors
     assert result.overall.recall >= 0.95, result.errors
+
+
+def test_ordinary_phone_numbers_are_masked_with_the_low_scores_the_old_alert_fired_on():
+    result = pii_mask("Please call me back on (212) 555-0147 after the close.")
+    (detection,) = result.detections
+    # Masked, although its confidence is under the 0.8 the reference's rule treated as failure.
+    assert detection.score < 0.8
+    assert "<PHONE_1>" in result.text
+
+
+def test_a_text_the_detector_fails_on_is_refused_and_counted_for_the_alert():
+    before = REGISTRY.get_sample_value("rag_pii_detection_errors_total") or 0.0
+    # A caller handing over bytes instead of text: the analyzer cannot read it.
+    with pytest.raises(TypeError):
+        pii_mask(b"Call (212) 555-0147.\nThen email me.")  # type: ignore[arg-type]
+    assert REGISTRY.get_sample_value("rag_pii_detection_errors_total") == before + 1
