@@ -60,7 +60,7 @@ class FigureOutputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["amount", "percent", "per_share"])
     value = serializers.CharField(help_text="The figure in units (dollars, percent points).")
     verdict = serializers.ChoiceField(choices=list(VERDICTS))
-    source = serializers.CharField(
+    source = serializers.CharField(  # type: ignore[assignment]
         help_text='The passage that states it ("[2]") or the calculation that gave it.'
     )
     start = serializers.IntegerField(help_text="Offset of the figure in the answer text.")

@@ -232,7 +232,7 @@ def figures_verify(
 
 def verification_summary(checks: Sequence[FigureCheck]) -> dict[str, int]:
     """How many figures got each verdict (every verdict present, zero or not)."""
-    counts = dict.fromkeys(VERDICTS, 0)
+    counts: dict[str, int] = dict.fromkeys(VERDICTS, 0)
     for check in checks:
         counts[check.verdict] += 1
     return counts

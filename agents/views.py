@@ -160,9 +160,10 @@ class Turn:
     @property
     def figure_summary(self) -> str:
         """The line under an answer, worded as the chat script words it for a streamed one."""
-        counts = {verdict: 0 for verdict in VERDICTS}
+        counts: dict[str, int] = dict.fromkeys(VERDICTS, 0)
         for figure in self.figures:
-            counts[figure.get("verdict", "unsupported")] = counts.get(figure["verdict"], 0) + 1
+            verdict = figure.get("verdict", "unsupported")
+            counts[verdict] = counts.get(verdict, 0) + 1
         parts = [
             f"{counts[verdict]} {words}"
             for verdict, words in (

@@ -166,9 +166,12 @@ class DocumentOriginalApi(TenantApiView):
     def get(self, request: Request, document_id: int) -> HttpResponse:
         original = selectors.document_original_get(tenant=self.tenant, document_id=document_id)
         response = HttpResponse(original.data, content_type=original.media_type)
-        response["Content-Disposition"] = content_disposition_header(
-            as_attachment=request.query_params.get("download") == "1",
-            filename=original.document.source or f"document-{document_id}",
+        response["Content-Disposition"] = (
+            content_disposition_header(
+                as_attachment=request.query_params.get("download") == "1",
+                filename=original.document.source or f"document-{document_id}",
+            )
+            or "inline"
         )
         # An uploaded HTML filing must never run in our origin: no scripts, no forms, no
         # requests anywhere; shown only in our own page's frame.

@@ -87,9 +87,7 @@ def test_a_saved_answer_marks_the_unsupported_figure_on_the_page_and_in_exports(
     browser.force_login(analyst.user)
     page = browser.get(f"/chat/{conversation}/").content.decode()
     assert f'data-figures-id="figures-{body["message_id"]}"' in page
-    assert (
-        "2 figures checked: 1 found in the sources, 1 not found in the cited sources." in page
-    )
+    assert "2 figures checked: 1 found in the sources, 1 not found in the cited sources." in page
     assert 'data-unsupported="1"' in page
 
     exported = analyst.client().get(f"/api/v1/conversations/{conversation}/export?format=json")

@@ -27,9 +27,7 @@ def first_question(member, body, **headers):
     return member.client().post("/api/v1/questions", body, format="json", **headers)
 
 
-def test_one_call_starts_a_conversation_named_after_the_question_and_answers_it(
-    analyst, corpus
-):
+def test_one_call_starts_a_conversation_named_after_the_question_and_answers_it(analyst, corpus):
     response = first_question(analyst, {"question": QUESTION})
 
     assert response.status_code == 201

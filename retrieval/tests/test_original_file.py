@@ -68,9 +68,7 @@ def test_another_workspace_gets_404_in_the_house_format(analyst, other_tenant_an
     assert page.status_code == 404
 
 
-def test_a_shared_library_original_is_readable_by_every_workspace(
-    analyst, other_tenant_analyst
-):
+def test_a_shared_library_original_is_readable_by_every_workspace(analyst, other_tenant_analyst):
     data = make_pdf(PAGES)
     document = register(None, data, "shared-glue.pdf")
     for member in (analyst, other_tenant_analyst):
