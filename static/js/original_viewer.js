@@ -2,10 +2,16 @@
 // the text a citation relies on highlighted over it.
 const root = document.getElementById("pdf-viewer");
 
-// Whitespace and case differ between pdf.js text items and the extracted passage; compare
-// without them.
+// Whitespace, punctuation and case differ between pdf.js text items and the extracted passage
+// (or the clause the answer quoted); compare letters and digits only.
 function squeeze(text) {
-  return text.toLowerCase().replace(/\s+/g, "");
+  return text.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, "");
+}
+
+// A line of the page is cited when the cited text contains it, or when it contains the whole
+// cited text (a short quote inside a long line).
+function cited(piece, wanted) {
+  return wanted.includes(piece) || (wanted.length >= 12 && piece.includes(wanted));
 }
 
 function fail(status, message) {
@@ -57,7 +63,7 @@ async function show() {
     content.items.forEach((item) => {
       const piece = squeeze(item.str || "");
       // Short pieces ("2018", "$") would light up everywhere; a line or a cell is enough.
-      if (piece.length < 6 || !wanted.includes(piece)) return;
+      if (piece.length < 6 || !cited(piece, wanted)) return;
       const [, , c, d, e, f] = pdfjs.Util.transform(viewport.transform, item.transform);
       const height = Math.hypot(c, d);
       const box = document.createElement("span");
