@@ -21,6 +21,7 @@ from accounts.api_base import TenantApiView
 from accounts.fields import StrictCharField
 from agents import selectors, services
 from agents.models import Conversation
+from agents.verification import VERDICTS
 from retrieval.models import FISCAL_PERIODS, Document
 
 
@@ -56,6 +57,28 @@ class CitationOutputSerializer(serializers.Serializer):
     text = serializers.CharField()
 
 
+class FigureOutputSerializer(serializers.Serializer):
+    text = serializers.CharField(help_text='As written in the answer, e.g. "$274.5 billion".')
+    kind = serializers.ChoiceField(choices=["amount", "percent", "per_share"])
+    value = serializers.CharField(help_text="The figure in units (dollars, percent points).")
+    verdict = serializers.ChoiceField(choices=list(VERDICTS))
+    source = serializers.CharField(  # type: ignore[assignment]
+        help_text='The passage that states it ("[2]") or the calculation that gave it.'
+    )
+    start = serializers.IntegerField(help_text="Offset of the figure in the answer text.")
+    end = serializers.IntegerField()
+    occurrence = serializers.IntegerField(
+        help_text="How many times the same text was a figure earlier in the answer."
+    )
+
+
+class VerificationOutputSerializer(serializers.Serializer):
+    figures = FigureOutputSerializer(many=True)
+    summary = serializers.DictField(
+        child=serializers.IntegerField(), help_text="How many figures got each verdict."
+    )
+
+
 class TurnOutputSerializer(serializers.Serializer):
     answer = serializers.CharField()
     citations = CitationOutputSerializer(many=True)
@@ -76,6 +99,10 @@ class TurnOutputSerializer(serializers.Serializer):
         allow_null=True, help_text="Set when the tenant has used 90% or more of its budget."
     )
     offline = serializers.BooleanField()
+    verification = VerificationOutputSerializer(
+        help_text="Every figure of the answer checked against the cited passages and the "
+        "calculator: supported, calculated or unsupported."
+    )
     scope = serializers.DictField()
     conversation = serializers.IntegerField()
     message_id = serializers.IntegerField()
@@ -185,6 +212,43 @@ class ConversationMessageApi(TenantApiView):
             return response
         result = async_to_sync(services.answer_turn_collect)(**kwargs)
         return Response(result)
+
+
+class QuestionApi(TenantApiView):
+    """Ask without a conversation: the first question starts one (titled after it, scoped as
+    given) and is answered in the same call, as JSON or as SSE frames like
+    /conversations/{id}/messages. Follow-ups go to that conversation's messages."""
+
+    content_negotiation_class = _EventStreamNegotiation
+
+    class FirstQuestionSerializer(serializers.Serializer):
+        question = StrictCharField(max_length=settings.QUESTION_MAX_CHARS, trim_whitespace=True)
+        scope = ConversationListApi.ConversationScopeSerializer(required=False)
+
+    @extend_schema(
+        request=FirstQuestionSerializer,
+        responses={
+            (201, "application/json"): TurnOutputSerializer,
+            (200, "text/event-stream"): OpenApiTypes.STR,
+        },
+    )
+    def post(self, request: Request) -> HttpResponseBase:
+        data = self.FirstQuestionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        prepared = async_to_sync(services.question_prepare)(
+            tenant=self.tenant,
+            user=self.membership.user,
+            membership=self.membership,
+            question=data.validated_data["question"],
+            scope={k: v for k, v in data.validated_data.get("scope", {}).items() if v},
+        )
+        if "text/event-stream" in request.META.get("HTTP_ACCEPT", ""):
+            response = StreamingHttpResponse(_sse(prepared), content_type="text/event-stream")
+            response["Cache-Control"] = "no-cache"
+            response["X-Accel-Buffering"] = "no"
+            return response
+        result = async_to_sync(services.turn_collect)(prepared)
+        return Response(result, status=status.HTTP_201_CREATED)
 
 
 class ConversationExportApi(TenantApiView):

@@ -32,6 +32,7 @@ from accounts.selectors import tenant_quota_get
 from agents.billing_hooks import STATE_CACHED_PASSAGES, STATE_CORPUS_VERSION, STATE_FILTERS
 from agents.contracts import (
     ChatMessage,
+    ContextPassage,
     ModelRequest,
     ProviderSwitched,
     StreamEvent,
@@ -61,6 +62,8 @@ from agents.pipeline import ModelCall, Pipeline, RunContext, RunOutcome, ToolCal
 from agents.providers.base import ProviderError
 from agents.selectors import conversation_get, message_checkpoint_state
 from agents.tools import ToolResult, tool_call, tool_definitions, tool_rounds_allowed
+from agents.verification import turn_figures_verify, verification_summary
+from monitoring.metrics import answer_figures_count
 from monitoring.pii import pii_restore
 from retrieval.contracts import RetrievedChunk, SearchFilters
 from retrieval.selectors import company_directory, corpus_version_get, question_validate
@@ -206,6 +209,7 @@ def _save_turn(
                         ],
                         "chain": ctx.state.get("chain", []),
                         "pii_placeholders": sorted(ctx.pii_mapping),
+                        "verification": ctx.state.get("verification", []),
                     },
                     default=str,
                 )
@@ -346,6 +350,26 @@ async def _condense(
         return condensed_text(pii_restore("".join(parts), ctx.pii_mapping), question)
 
 
+def _verification_frame(
+    ctx: RunContext,
+    answer: str,
+    passages: tuple[ContextPassage, ...],
+    citations: list[dict[str, Any]],
+) -> TurnEvent:
+    """Check the complete answer's figures once; kept in the checkpoint and counted."""
+    restored = [replace(p, text=pii_restore(p.text, ctx.pii_mapping)) for p in passages]
+    checks = turn_figures_verify(
+        answer=answer,
+        passages=restored,
+        cited=[int(c["number"]) for c in citations],
+        tool_results=ctx.tool_results,
+    )
+    summary = verification_summary(checks)
+    answer_figures_count(summary)
+    ctx.state["verification"] = [c.as_dict() for c in checks]
+    return frame("verification", figures=ctx.state["verification"], summary=summary)
+
+
 @dataclass
 class PreparedTurn:
     """A turn that passed validation and the before_agent hooks, ready to stream."""
@@ -406,6 +430,37 @@ async def turn_prepare(
     started = time.perf_counter()
     await pipeline.before_agent(ctx)
     return PreparedTurn(ctx, pipeline, conversation, question, history, previous_questions, started)
+
+
+async def question_prepare(
+    *,
+    tenant: Tenant,
+    user: User,
+    membership: Membership,
+    question: str,
+    scope: dict[str, Any] | None = None,
+) -> PreparedTurn:
+    """A first question without a conversation: start one titled after the question (scoped
+    as asked), then turn_prepare. A question refused before it starts (bad input, budget, rate
+    limit) leaves no conversation behind.
+
+    Raises what conversation_create and turn_prepare raise.
+    """
+    question = question_validate(question)
+    conversation = await sync_to_async(conversation_create)(
+        tenant=tenant, user=user, title=question[:120], scope=scope
+    )
+    try:
+        return await turn_prepare(
+            tenant=tenant,
+            user=user,
+            membership=membership,
+            conversation_id=conversation.pk,
+            question=question,
+        )
+    except BaseException:
+        await sync_to_async(conversation.delete)()
+        raise
 
 
 async def answer_turn(**kwargs: Any) -> AsyncIterator[TurnEvent]:
@@ -541,6 +596,7 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
             data["text"] = pii_restore(citation.snippet, ctx.pii_mapping)
             citations.append(data)
             yield frame("citation", **data)
+        yield _verification_frame(ctx, answer, request.passages, citations)
         status = "ok"
     except ProviderError as exc:
         status = "error"
@@ -619,13 +675,18 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
 
 
 async def answer_turn_collect(**kwargs: Any) -> dict[str, Any]:
-    """Run answer_turn to the end and return one JSON-ready object (REST JSON, `ask --json`).
-    A turn that fails before its start frame still has every field (TurnOutputSerializer)."""
-    prepared = await turn_prepare(**kwargs)
+    """Run answer_turn to the end and return one JSON-ready object (REST JSON, `ask --json`)."""
+    return await turn_collect(await turn_prepare(**kwargs))
+
+
+async def turn_collect(prepared: PreparedTurn) -> dict[str, Any]:
+    """The frames of a prepared turn as one JSON-ready object; a turn that fails before its
+    start frame still has every field (TurnOutputSerializer)."""
     tokens: list[str] = []
     result: dict[str, Any] = {
         "citations": [],
         "tools": [],
+        "verification": {"figures": [], "summary": {}},
         "error": None,
         "query_id": str(prepared.ctx.query_id),
         "conversation": prepared.conversation.pk,
@@ -649,6 +710,8 @@ async def answer_turn_collect(**kwargs: Any) -> dict[str, Any]:
             result["citations"].append(data)
         elif event.type == "tool":
             result["tools"].append(data)
+        elif event.type == "verification":
+            result["verification"] = data
         elif event.type == "usage":
             result.update(
                 provider=data["provider"],
@@ -667,10 +730,23 @@ async def answer_turn_collect(**kwargs: Any) -> dict[str, Any]:
     return result
 
 
+FIGURE_VERDICT_LABELS = {
+    "supported": "found in {source}",
+    "calculated": "calculated: `{source}`",
+    "unsupported": "**not found in the cited sources**",
+}
+
+
+def _figure_line(figure: dict[str, Any]) -> str:
+    label = FIGURE_VERDICT_LABELS.get(figure.get("verdict", ""), "{verdict}")
+    return f"- {figure.get('text', '')}: " + label.format(**{"source": "", **figure})
+
+
 def conversation_export(*, conversation: Conversation, fmt: str) -> str:
     """The conversation as JSON or Markdown (with citations)."""
     messages = list(conversation.messages.select_related("checkpoint").order_by("created_at", "id"))
     tools = {m.pk: message_checkpoint_state(m, "tool_results") for m in messages}
+    figures = {m.pk: message_checkpoint_state(m, "verification") for m in messages}
     if fmt == "json":
         return json.dumps(
             {
@@ -684,6 +760,7 @@ def conversation_export(*, conversation: Conversation, fmt: str) -> str:
                         "content": m.content,
                         "citations": m.citations,
                         "tools": tools[m.pk],
+                        "verification": figures[m.pk],
                         "provider": m.provider,
                         "model": m.model,
                         "input_tokens": m.input_tokens,
@@ -710,6 +787,10 @@ def conversation_export(*, conversation: Conversation, fmt: str) -> str:
         if tools[m.pk]:
             lines += ["Calculations:", ""]
             lines += [f"- `{t['output']}`" for t in tools[m.pk]]
+            lines.append("")
+        if figures[m.pk]:
+            lines += ["Figures checked against the sources:", ""]
+            lines += [_figure_line(f) for f in figures[m.pk]]
             lines.append("")
     lines.append(f"_Exported {date.today().isoformat()}_")  # noqa: DTZ011 - a calendar label
     return "\n".join(lines)

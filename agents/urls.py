@@ -6,6 +6,7 @@ from agents import apis, feedback_apis
 
 urlpatterns = [
     path("conversations", apis.ConversationListApi.as_view(), name="conversation-list"),
+    path("questions", apis.QuestionApi.as_view(), name="questions"),
     path(
         "conversations/<int:conversation_id>",
         apis.ConversationDetailApi.as_view(),

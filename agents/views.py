@@ -21,6 +21,7 @@ from accounts.models import Membership, Tenant, User
 from accounts.views import page, workspace_required
 from agents import selectors, services
 from agents.models import Conversation, Feedback, Message
+from agents.verification import VERDICTS
 from retrieval.models import FISCAL_PERIODS, Document
 from retrieval.selectors import company_directory, visible_documents
 
@@ -76,8 +77,15 @@ def guidance_for(code: str, message: str = "", details: dict[str, Any] | None = 
 
 
 class ConversationScopeForm(forms.Form):
-    """A new conversation: a title and, optionally, the companies, types and years it covers."""
+    """A new conversation: its first question (which titles it) and, optionally, the
+    companies, types and years it covers."""
 
+    question = forms.CharField(
+        max_length=settings.QUESTION_MAX_CHARS,
+        required=False,
+        label="Ask a question",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
     title = forms.CharField(max_length=200, required=False, label="Title (optional)")
     company_ids = forms.TypedMultipleChoiceField(
         coerce=int, required=False, label="Companies", widget=forms.CheckboxSelectMultiple
@@ -136,9 +144,38 @@ class Turn:
     guidance: str = ""
     feedback: Feedback | None = None
 
+    figures: list[dict[str, Any]] = field(default_factory=list)
+
     @property
     def cites_id(self) -> str:
         return f"cites-{self.answer.pk}" if self.answer else ""
+
+    @property
+    def figures_id(self) -> str:
+        return f"figures-{self.answer.pk}" if self.answer else ""
+
+    @property
+    def unsupported_figures(self) -> int:
+        return sum(1 for f in self.figures if f.get("verdict") == "unsupported")
+
+    @property
+    def figure_summary(self) -> str:
+        """The line under an answer, worded as the chat script words it for a streamed one."""
+        counts: dict[str, int] = dict.fromkeys(VERDICTS, 0)
+        for figure in self.figures:
+            verdict = figure.get("verdict", "unsupported")
+            counts[verdict] = counts.get(verdict, 0) + 1
+        parts = [
+            f"{counts[verdict]} {words}"
+            for verdict, words in (
+                ("supported", "found in the sources"),
+                ("calculated", "calculated"),
+                ("unsupported", "not found in the cited sources"),
+            )
+            if counts[verdict]
+        ]
+        noun = "figure" if len(self.figures) == 1 else "figures"
+        return f"{len(self.figures)} {noun} checked: {', '.join(parts)}."
 
 
 def answer_parts(content: str, citations: list[dict[str, Any]]) -> list[AnswerPart]:
@@ -205,6 +242,7 @@ def _turns(*, tenant: Tenant, user: User, conversation: Conversation) -> list[Tu
         turn.parts = answer_parts(message.content, message.citations or [])
         turn.failovers = _failovers(message)
         turn.tools = _tools(message)
+        turn.figures = selectors.message_checkpoint_state(message, "verification")
         turn.feedback = given.get(message.pk)
         if message.status == Message.Status.ERROR:
             turn.guidance = guidance_for(message.error_code or "provider_error")
@@ -263,17 +301,25 @@ def conversation_new(request: HttpRequest, membership: Membership) -> HttpRespon
             form=form,
             status=400,
         )
+    question = form.cleaned_data["question"]
     try:
         conversation = services.conversation_create(
             tenant=membership.tenant,
             user=membership.user,
-            title=form.cleaned_data["title"],
+            title=form.cleaned_data["title"] or question[:120],
             scope=form.scope(),
         )
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("chat-home")
+    if question:
+        # The conversation page sends it over its websocket as soon as it connects, once.
+        request.session[_pending_key(conversation.pk)] = question
     return redirect("conversation", conversation_id=conversation.pk)
+
+
+def _pending_key(conversation_id: int) -> str:
+    return f"chat-pending-question-{conversation_id}"
 
 
 @require_GET
@@ -302,6 +348,7 @@ def conversation_page(
         scope_labels=_scope_labels(tenant=membership.tenant, scope=conversation.scope or {}),
         can_ask=membership.can_write and conversation.user_id == membership.user_id,
         question_max_chars=settings.QUESTION_MAX_CHARS,
+        pending_question=request.session.pop(_pending_key(conversation.pk), ""),
         error_guidance={**ERROR_GUIDANCE, "default": DEFAULT_GUIDANCE},
     )
 

@@ -22,6 +22,11 @@ urlpatterns = [
     path("documents/<int:document_id>/", retrieval_views.document_detail, name="document-detail"),
     path("documents/<int:document_id>/row", retrieval_views.document_row, name="document-row"),
     path(
+        "documents/<int:document_id>/original/",
+        retrieval_views.document_original_page,
+        name="document-original",
+    ),
+    path(
         "documents/<int:document_id>/delete",
         retrieval_views.document_delete,
         name="document-delete",

@@ -138,6 +138,16 @@ VECTOR_SEARCH_LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
 )
 
+# --- Answers ---------------------------------------------------------------------------------
+
+FIGURE_VERDICTS = ("supported", "calculated", "unsupported")
+ANSWER_FIGURES = Counter(
+    "rag_answer_figures_total",
+    "Figures stated in answers, by verdict of the check against the cited passages and the "
+    "calculator (supported, calculated, unsupported).",
+    ["verdict"],
+)
+
 # --- Providers -----------------------------------------------------------------------------
 
 PROVIDER_ATTEMPTS = Counter(
@@ -196,6 +206,15 @@ for _cache in CACHE_NAMES:
     CACHE_HITS.labels(cache=_cache)
 for _mode in SEARCH_MODES:
     VECTOR_SEARCH_LATENCY.labels(mode=_mode)
+for _verdict in FIGURE_VERDICTS:
+    ANSWER_FIGURES.labels(verdict=_verdict)
+
+
+def answer_figures_count(counts: dict[str, int]) -> None:
+    """Count the figures of one answer by verdict."""
+    for verdict, count in counts.items():
+        if count:
+            ANSWER_FIGURES.labels(verdict=verdict).inc(count)
 
 
 def token_estimate_error_observe(*, provider: str, estimated: int, actual: int) -> None:

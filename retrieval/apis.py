@@ -5,8 +5,12 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.conf import settings
+from django.http import HttpResponse
+from django.utils.http import content_disposition_header
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -164,6 +168,46 @@ class SearchOutputSerializer(serializers.Serializer):
     scope = serializers.DictField(help_text="The scope applied: filters, and how it was found.")
     embedding_model = serializers.CharField()
     hits = SearchHitSerializer(many=True)
+class _AnyAcceptNegotiation(DefaultContentNegotiation):
+    """The file goes out as what it is, whatever the client accepts; errors are JSON."""
+
+    def select_renderer(self, request: Request, renderers: Any, format_suffix: Any = None) -> Any:
+        return (renderers[0], renderers[0].media_type)
+
+
+class DocumentOriginalApi(TenantApiView):
+    """The original file of a document (PDF, HTML or text) as uploaded, for the page viewer
+    and for download; readable exactly where the document is."""
+
+    content_negotiation_class = _AnyAcceptNegotiation
+
+    @extend_schema(
+        responses={
+            (200, "application/pdf"): OpenApiTypes.BINARY,
+            (200, "text/html"): OpenApiTypes.BINARY,
+            (200, "text/plain"): OpenApiTypes.BINARY,
+        }
+    )
+    def get(self, request: Request, document_id: int) -> HttpResponse:
+        original = selectors.document_original_get(tenant=self.tenant, document_id=document_id)
+        response = HttpResponse(original.data, content_type=original.media_type)
+        response["Content-Disposition"] = (
+            content_disposition_header(
+                as_attachment=request.query_params.get("download") == "1",
+                filename=original.document.source or f"document-{document_id}",
+            )
+            or "inline"
+        )
+        # An uploaded HTML filing must never run in our origin: no scripts, no forms, no
+        # requests anywhere; shown only in our own page's frame.
+        response["Content-Security-Policy"] = (
+            "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+            "frame-ancestors 'self'"
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["X-Frame-Options"] = "SAMEORIGIN"
+        response["Cache-Control"] = "private, max-age=300"
+        return response
 
 
 class SearchApi(TenantApiView):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from django.conf import settings
@@ -18,7 +18,14 @@ from monitoring import metrics
 from monitoring.tracing import get_tracer
 from retrieval.contracts import AppliedScope, RetrievedChunk, SearchFilters, SearchResult
 from retrieval.embeddings import Embedder, get_embedder
-from retrieval.models import MINILM_DIMENSIONS, Company, CompanyAlias, CorpusVersion, Document
+from retrieval.models import (
+    MINILM_DIMENSIONS,
+    Company,
+    CompanyAlias,
+    CorpusVersion,
+    Document,
+    DocumentFile,
+)
 from retrieval.ranking import Candidate, rerank
 from retrieval.scoping import CompanyEntry, QuestionScope, scope_from_question
 
@@ -64,6 +71,35 @@ def document_get(*, tenant: Tenant, document_id: int) -> Document:
     if document is None:
         raise NotFound("Document not found.")
     return document
+
+
+@dataclass(frozen=True)
+class OriginalFile:
+    """The bytes of an upload as it was received, and how a browser may show them."""
+
+    document: Document
+    data: bytes
+    kind: str  # "pdf", "html" or "text"
+    media_type: str
+
+
+_HTML_SUFFIXES = (".htm", ".html", ".xhtml")
+
+
+def document_original_get(*, tenant: Tenant, document_id: int) -> OriginalFile:
+    """The original file of a document the tenant can read (its own or the shared library's);
+    NotFound for another tenant's document, and for one whose file is not kept."""
+    document = document_get(tenant=tenant, document_id=document_id)
+    data = DocumentFile.objects.filter(document=document).values_list("data", flat=True).first()
+    if data is None:
+        raise NotFound("The original file of this document is not kept.")
+    data = bytes(data)
+    if data.startswith(b"%PDF"):
+        return OriginalFile(document, data, "pdf", "application/pdf")
+    html = "html" in document.content_type or document.source.lower().endswith(_HTML_SUFFIXES)
+    if html:
+        return OriginalFile(document, data, "html", "text/html; charset=utf-8")
+    return OriginalFile(document, data, "text", "text/plain; charset=utf-8")
 
 
 def corpus_version_get(*, tenant: Tenant) -> str:

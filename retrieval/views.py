@@ -239,6 +239,49 @@ def document_detail(request: HttpRequest, membership: Membership, document_id: i
     )
 
 
+@require_GET
+@workspace_required
+def document_original_page(
+    request: HttpRequest, membership: Membership, document_id: int
+) -> HttpResponse:
+    """A page of the original file as published (pdf.js for a PDF, a sandboxed frame for HTML)
+    with the cited text highlighted, beside the passages extracted from that page."""
+    try:
+        original = selectors.document_original_get(
+            tenant=membership.tenant, document_id=document_id
+        )
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    document = original.document
+    try:
+        current = max(1, int(request.GET.get("page", "") or 1))
+    except ValueError:
+        current = 1
+    if document.page_count:
+        current = min(current, document.page_count)
+    # The document was resolved through the tenant's visibility check above.
+    passages = Chunk.objects.filter(
+        document=document, page_start__lte=current, page_end__gte=current
+    ).order_by("ordinal")
+    highlight = request.GET.get("chunk", "")
+    cited = next((p for p in passages if str(p.pk) == highlight), None)
+    return page(
+        request,
+        "retrieval/document_original.html",
+        membership=membership,
+        section="documents",
+        document=document,
+        kind=original.kind,
+        current_page=current,
+        previous_page=current - 1 if current > 1 else None,
+        next_page=current + 1 if current < document.page_count else None,
+        passages=passages,
+        highlight=highlight,
+        # What to find on the page: the sentences the answer relied on, else the whole passage.
+        quote=(request.GET.get("q", "") or (cited.text if cited else ""))[:2000],
+    )
+
+
 @require_POST
 @workspace_required
 def document_delete(request: HttpRequest, membership: Membership, document_id: int) -> HttpResponse:

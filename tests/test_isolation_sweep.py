@@ -79,6 +79,7 @@ def owner_world(make_member):
         "billing-query-cost": {"query_id": query_id},
         "api-key-revoke": {"prefix": key.prefix},
         "document-detail": {"document_id": document.pk},
+        "document-original-file": {"document_id": document.pk},
         "conversation-detail": {"conversation_id": conversation.pk},
         "conversation-messages": {"conversation_id": conversation.pk},
         "conversation-export": {"conversation_id": conversation.pk},
@@ -91,6 +92,9 @@ READ_POSTS = {
     "search": {"query": "Zanzibar Holdings widgets"},
     "conversation-messages": {"question": "What did Zanzibar sell?"},
     "message-feedback": {"accuracy": False, "cost_efficiency": 1},
+    # A first question answered in the intruder's own new conversation must find nothing of
+    # the owner's (the question itself avoids the markers, which the answer would echo).
+    "questions": {"question": "Which holding company sold widgets, and how many?"},
 }
 
 
@@ -116,6 +120,8 @@ def test_sweep_covers_every_api_route():
         "api-key-revoke",
         "document-list",
         "document-detail",
+        "document-original-file",
+        "questions",
         "search",
         "billing-budget",
         "billing-query-cost",

@@ -96,7 +96,15 @@ def test_only_markers_with_a_citation_become_links():
 
 
 def test_front_end_libraries_are_served_from_node_modules_not_the_repository():
-    for path in ("vendor/htmx/htmx.min.js", "vendor/chartjs/chart.umd.min.js"):
+    for path in (
+        "vendor/htmx/htmx.min.js",
+        "vendor/chartjs/chart.umd.min.js",
+        "vendor/marked/marked.umd.js",
+        "vendor/dompurify/purify.min.js",
+        "vendor/pdfjs/pdf.min.mjs",
+        "vendor/pdfjs/pdf.worker.min.mjs",
+        "vendor/pdfjs-fonts/LiberationSans-Regular.ttf",
+    ):
         found = finders.find(path)
         assert found, f"{path}: run npm ci"
         assert "node_modules" in str(found)
@@ -267,6 +275,32 @@ def test_a_new_conversation_keeps_the_scope_chosen_in_the_form(analyst):
     page = client.get(response["Location"]).content.decode()
     assert "Glueworks Corp" in page
     assert "FY 2018" in page
+
+
+def test_the_chat_page_opens_with_the_question_box_and_the_scope_as_an_option(analyst):
+    register(analyst.tenant, status="ready", company="Glueworks Corp", ticker="GLUE")
+    html = signed_in(analyst).get("/chat/").content.decode()
+    assert '<label for="question" class="composer-label">Ask a question</label>' in html
+    assert '<textarea id="question" name="question"' in html
+    assert "Start conversation" not in html
+    assert "Limit to companies, document types or years (optional)" in html
+    assert "Glueworks Corp (GLUE)" in html
+
+
+def test_the_first_question_starts_a_conversation_named_after_it_and_is_sent_once(analyst):
+    client = signed_in(analyst)
+    question = "What were Glueworks' net sales in fiscal 2018?"
+
+    response = client.post("/chat/new", {"question": question, "doc_types": ["10-K"]})
+
+    conversation = Conversation.objects.get()
+    assert response["Location"] == f"/chat/{conversation.pk}/"
+    assert conversation.title == question
+    assert conversation.scope == {"doc_types": ["10-K"]}
+    page = client.get(response["Location"]).content.decode()
+    assert 'data-pending-question="What were Glueworks&#x27; net sales in fiscal 2018?"' in page
+    # A reload does not ask it again.
+    assert "data-pending-question" not in client.get(response["Location"]).content.decode()
 
 
 def test_a_conversation_left_unscoped_is_scoped_from_each_question(analyst):
@@ -593,7 +627,7 @@ def test_no_page_loads_anything_from_another_host(analyst):
     conversation = Conversation.objects.create(tenant=analyst.tenant, user=analyst.user)
     client = signed_in(analyst)
     pages = ["/chat/", f"/chat/{conversation.pk}/", "/documents/", f"/documents/{document.pk}/"]
-    pages += ["/usage/", "/workspace/"]
+    pages += ["/usage/", "/workspace/", f"/documents/{document.pk}/original/"]
     loads = re.compile(r'<(?:script|img|iframe|link)[^>]+(?:src|href)="([^"]+)"', re.IGNORECASE)
     for path in pages:
         html = client.get(path).content.decode()

@@ -246,7 +246,14 @@ STATICFILES_DIRS: list[Any] = [d for d in [BASE_DIR / "static"] if d.exists()]
 # never copied into the repository.
 STATICFILES_DIRS += [
     (prefix, BASE_DIR / "node_modules" / package)
-    for prefix, package in (("vendor/htmx", "htmx.org/dist"), ("vendor/chartjs", "chart.js/dist"))
+    for prefix, package in (
+        ("vendor/htmx", "htmx.org/dist"),
+        ("vendor/chartjs", "chart.js/dist"),
+        ("vendor/marked", "marked/lib"),
+        ("vendor/dompurify", "dompurify/dist"),
+        ("vendor/pdfjs", "pdfjs-dist/build"),
+        ("vendor/pdfjs-fonts", "pdfjs-dist/standard_fonts"),
+    )
     if (BASE_DIR / "node_modules" / package).exists()
 ]
 STORAGES = {

@@ -48,7 +48,150 @@
     return answer._citations;
   }
 
-  function renderAnswerText(container, text, citations) {
+  function figuresOf(answer) {
+    if (answer._figures) return answer._figures;
+    const script = document.getElementById(answer.dataset.figuresId || "");
+    answer._figures = script ? JSON.parse(script.textContent) : [];
+    return answer._figures;
+  }
+
+  // --- Markdown: marked renders, DOMPurify sanitises, then markers and figures are marked up -----
+
+  const FORBIDDEN_TAGS = [
+    "img", "picture", "source", "video", "audio", "iframe", "object", "embed", "form", "input",
+    "button", "textarea", "select", "style", "link", "meta", "svg", "math",
+  ];
+  if (window.DOMPurify) {
+    window.DOMPurify.addHook("afterSanitizeAttributes", (node) => {
+      if (node.tagName === "A" && node.hasAttribute("href")) {
+        node.setAttribute("rel", "noopener noreferrer nofollow");
+      }
+    });
+  }
+
+  function markdownHtml(text) {
+    if (!window.marked || !window.DOMPurify) return null;
+    const html = window.marked.parse(text, { gfm: true, breaks: false, async: false });
+    return window.DOMPurify.sanitize(html, { FORBID_TAGS: FORBIDDEN_TAGS, FORBID_ATTR: ["style"] });
+  }
+
+  function textNodes(container, skip) {
+    const walker = document.createTreeWalker(container, NodeFilter.SHOW_TEXT, {
+      acceptNode: (node) => (node.parentElement.closest(skip) ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT),
+    });
+    const nodes = [];
+    while (walker.nextNode()) nodes.push(walker.currentNode);
+    return nodes;
+  }
+
+  // Replace the [start, end) pieces of a text node with the elements `make` builds for them.
+  function splice(node, pieces, make) {
+    const text = node.textContent;
+    const fragment = document.createDocumentFragment();
+    let position = 0;
+    pieces.forEach((piece) => {
+      fragment.append(text.slice(position, piece.start), make(piece));
+      position = piece.end;
+    });
+    fragment.append(text.slice(position));
+    node.replaceWith(fragment);
+  }
+
+  function linkCitations(container, citations, messageId) {
+    const known = new Set(citations.map((c) => Number(c.number)));
+    textNodes(container, "a, code, pre").forEach((node) => {
+      const pieces = Array.from(node.textContent.matchAll(CITATION))
+        .filter((m) => known.has(Number(m[1])))
+        .map((m) => ({ start: m.index, end: m.index + m[0].length, number: Number(m[1]) }));
+      if (!pieces.length) return;
+      splice(node, pieces, (p) => el("a", {
+        class: "cite", href: "#src-" + messageId + "-" + p.number, "data-cite": p.number,
+        "aria-label": "Source " + p.number, text: String(p.number),
+      }));
+    });
+  }
+
+  const VERDICT_WORDS = {
+    supported: (f) => "Found in source " + f.source.replace(/[[\]]/g, ""),
+    calculated: (f) => "Calculated: " + f.source,
+    unsupported: () => "Not found in the cited sources",
+  };
+  const FIGURE_EDGE_BEFORE = /[\w.,$€£[\/]/;
+  const FIGURE_EDGE_AFTER = /[\w\]]/;
+
+  // Wrap each checked figure where it stands; the server counted repeats of the same text in
+  // order (`occurrence`), and so does this walk.
+  function markFigures(container, figures) {
+    if (!figures.length) return;
+    const wanted = new Map();
+    figures.forEach((f) => wanted.set(f.text + "\u0000" + f.occurrence, f));
+    const texts = Array.from(new Set(figures.map((f) => f.text)));
+    const seen = {};
+    textNodes(container, "a.cite, code, pre, .figure").forEach((node) => {
+      const value = node.textContent;
+      const found = [];
+      texts.forEach((text) => {
+        let at = value.indexOf(text);
+        while (at !== -1) {
+          const before = at > 0 ? value[at - 1] : "";
+          const after = value[at + text.length] || "";
+          if (!FIGURE_EDGE_BEFORE.test(before) && !FIGURE_EDGE_AFTER.test(after)) {
+            found.push({ start: at, end: at + text.length, text });
+          }
+          at = value.indexOf(text, at + 1);
+        }
+      });
+      found.sort((a, b) => a.start - b.start || b.end - a.end);
+      const pieces = [];
+      let reach = 0;
+      found.forEach((m) => {
+        if (m.start < reach) return;
+        const occurrence = seen[m.text] || 0;
+        seen[m.text] = occurrence + 1;
+        const figure = wanted.get(m.text + "\u0000" + occurrence);
+        if (!figure) return;
+        pieces.push(Object.assign({ figure }, m));
+        reach = m.end;
+      });
+      if (!pieces.length) return;
+      splice(node, pieces, (p) => {
+        const verdict = p.figure.verdict;
+        const words = (VERDICT_WORDS[verdict] || VERDICT_WORDS.unsupported)(p.figure);
+        const tag = verdict === "unsupported" ? "mark" : "span";
+        const node = el(tag, { class: "figure figure-" + verdict, "data-verdict": verdict, title: words, text: p.text });
+        if (verdict === "unsupported") {
+          node.append(el("span", { class: "visually-hidden", text: " (not found in the cited sources)" }));
+        }
+        return node;
+      });
+    });
+  }
+
+  function figureSummary(figures) {
+    const counts = { supported: 0, calculated: 0, unsupported: 0 };
+    figures.forEach((f) => { counts[f.verdict] = (counts[f.verdict] || 0) + 1; });
+    const parts = [];
+    if (counts.supported) parts.push(counts.supported + " found in the sources");
+    if (counts.calculated) parts.push(counts.calculated + " calculated");
+    if (counts.unsupported) parts.push(counts.unsupported + " not found in the cited sources");
+    const noun = figures.length === 1 ? "figure" : "figures";
+    return el("p", {
+      class: "figure-summary" + (counts.unsupported ? " figure-summary-warn" : ""),
+      "data-unsupported": counts.unsupported,
+      text: figures.length + " " + noun + " checked: " + parts.join(", ") + ".",
+    });
+  }
+
+  function renderAnswerText(container, text, citations, figures) {
+    const messageId = container.closest(".answer").dataset.messageId;
+    const html = markdownHtml(text);
+    if (html !== null) {
+      container.innerHTML = html;
+      container.classList.add("markdown");
+      linkCitations(container, citations, messageId);
+      markFigures(container, figures || []);
+      return;
+    }
     const known = new Set(citations.map((c) => Number(c.number)));
     container.textContent = "";
     let position = 0;
@@ -56,7 +199,6 @@
       const number = Number(match[1]);
       if (!known.has(number)) continue;
       container.append(text.slice(position, match.index));
-      const messageId = container.closest(".answer").dataset.messageId;
       container.append(el("a", {
         class: "cite", href: "#src-" + messageId + "-" + number, "data-cite": number,
         "aria-label": "Source " + number, text: String(number),
@@ -153,6 +295,18 @@
     } else {
       link.hidden = true;
     }
+    const original = document.getElementById("passage-original");
+    if (citation.document_id) {
+      const params = new URLSearchParams();
+      if (citation.page) params.set("page", citation.page);
+      if (citation.chunk_id) params.set("chunk", citation.chunk_id);
+      const quoted = Array.from(body.querySelectorAll("mark")).map((m) => m.textContent).join(" ");
+      if (quoted) params.set("q", quoted.slice(0, 600));
+      original.href = composerData("originalUrl").replace("/0/", "/" + citation.document_id + "/") + "?" + params.toString();
+      original.hidden = false;
+    } else {
+      original.hidden = true;
+    }
     dialog.showModal();
     const first = body.querySelector("mark");
     if (first) first.scrollIntoView({ block: "center" });
@@ -160,7 +314,10 @@
 
   function composerData(name) {
     if (composer) return composer.dataset[name];
-    return name === "documentUrl" ? "/documents/0/" : "/api/v1/messages/0/feedback";
+    return {
+      documentUrl: "/documents/0/", originalUrl: "/documents/0/original/",
+      feedbackUrl: "/api/v1/messages/0/feedback",
+    }[name];
   }
 
   thread.addEventListener("click", (event) => {
@@ -172,13 +329,15 @@
     openPassage(answer, trigger.dataset.cite);
   });
 
-  // Server-rendered answers keep their raw text (markers included) for highlighting.
+  // Server-rendered answers keep their raw text (markers included) for highlighting, and are
+  // rendered from it exactly as a streamed answer is.
   thread.querySelectorAll(".answer").forEach((answer) => {
     const textNode = answer.querySelector(".answer-text");
     if (!textNode) return;
     answer._rawText = Array.from(textNode.childNodes)
       .map((n) => (n.nodeType === 1 && n.dataset.cite ? "[" + n.dataset.cite + "]" : n.textContent))
       .join("");
+    renderAnswerText(textNode, answer._rawText, citationsOf(answer), figuresOf(answer));
   });
 
   // --- feedback ---------------------------------------------------------------------------------
@@ -248,6 +407,13 @@
       retryDelay = 1000;
       connection.textContent = "";
       composer.dataset.connected = "true";
+      // The first question, typed on the chat home, is sent once the page is connected.
+      const pending = composer.dataset.pendingQuestion;
+      if (pending) {
+        delete composer.dataset.pendingQuestion;
+        textarea.value = pending;
+        ask();
+      }
     });
     socket.addEventListener("message", (event) => handleFrame(JSON.parse(event.data)));
     socket.addEventListener("close", (event) => {
@@ -278,7 +444,7 @@
     ]);
     thread.append(article);
     article.scrollIntoView({ block: "end" });
-    return { article, answer, question, text: "", citations: [], tools: [], started: false };
+    return { article, answer, question, text: "", citations: [], tools: [], figures: [], started: false };
   }
 
   function ask() {
@@ -421,8 +587,11 @@
       turn.article.id = "turn-" + messageId;
     }
     answer._citations = turn.citations;
+    answer._figures = turn.figures;
     answer._rawText = turn.text;
-    renderAnswerText(answer.querySelector(".answer-text"), turn.text, turn.citations);
+    if (turn.renderFrame) window.cancelAnimationFrame(turn.renderFrame);
+    renderAnswerText(answer.querySelector(".answer-text"), turn.text, turn.citations, turn.figures);
+    if (turn.figures.length) answer.querySelector(".answer-text").after(figureSummary(turn.figures));
     if (status === "interrupted") {
       answer.querySelector(".answer-text").after(el("p", { class: "note", text: "Stopped before the end; the partial answer is kept." }));
       announce("Answer stopped.");
@@ -469,7 +638,16 @@
       case "token":
         if (!turn) return;
         turn.text += frame.text;
-        turn.answer.querySelector(".answer-text").textContent = turn.text;
+        // Re-render the Markdown at most once a frame as tokens arrive.
+        if (!turn.renderFrame) {
+          turn.renderFrame = window.requestAnimationFrame(() => {
+            turn.renderFrame = null;
+            if (current === turn) renderAnswerText(turn.answer.querySelector(".answer-text"), turn.text, [], []);
+          });
+        }
+        break;
+      case "verification":
+        if (turn) turn.figures = frame.figures || [];
         break;
       case "citation":
         if (turn) turn.citations.push(frame);
