@@ -148,6 +148,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = "UTC"
+# Ingestion of one document: deliveries in all (retries and redeliveries after a lost worker
+# included) before it is marked failed, and its time limits in seconds (soft: the task stops and
+# marks it failed; hard: the worker process is killed; 0 turns the soft limit off). A file that
+# kills the worker must not be redelivered forever and stall every tenant's ingestion.
+INGEST_TASK_MAX_ATTEMPTS = env.int("INGEST_TASK_MAX_ATTEMPTS", default=3)
+INGEST_TASK_SOFT_TIME_LIMIT = env.int("INGEST_TASK_SOFT_TIME_LIMIT", default=900)
+INGEST_TASK_TIME_LIMIT = env.int("INGEST_TASK_TIME_LIMIT", default=960)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
