@@ -5,6 +5,13 @@ JSON files from /work/shared/data/filings (read in place) into a scratch databas
 (finrag_bench_ingest) with Celery eager, times each pipeline stage, times the same model on the
 same texts directly, then registers the files again (a second tenant, then deleted and re-added)
 to show that nothing is embedded twice. Writes bench/results/ingestion.json and prints tables.
+
+python -m bench.ingestion --tenk [NAME.pdf ...]: seconds per filing for real 10-K PDFs of
+FinanceBench (../shared/data/financebench-dev/pdfs), each ingested with the fp32 document
+embedding (the previous code path) and with bf16 (EMBEDDING_PRECISION=auto on a CPU with bf16
+units) back to back, the embedding cache emptied before each run, the order alternated between
+filings so both see the same load; with each run's pipeline rate against the model alone on the
+same texts. Writes bench/results/ingestion_10k.json.
 """
 
 from __future__ import annotations
@@ -41,6 +48,10 @@ TENK_FILES = (
     "0000950170-23-032988.json",
 )
 TARGET_RATIO = 0.9
+FINANCEBENCH_PDFS = DATA_ROOT.parent / "financebench-dev" / "pdfs"
+# ~120, ~100 and ~75 pages: the sizes of 10-K the issue measured (one of ~120 pages took 80 s).
+TENK_PDFS = ("MICROSOFT_2016_10K.pdf", "NIKE_2019_10K.pdf", "COSTCO_2021_10K.pdf")
+TENK_RESULT_PATH = RESULT_PATH.parent / "ingestion_10k.json"
 
 
 @dataclass(frozen=True)
@@ -245,10 +256,10 @@ def ingest_pass(
 class RawEmbedding:
     """The model alone on given texts, timed and summed over calls."""
 
-    def __init__(self, *, batch: int | None = None) -> None:
+    def __init__(self, *, batch: int | None = None, precision: str = "auto") -> None:
         from retrieval.embeddings import MiniLMEmbedder
 
-        self.embedder = MiniLMEmbedder()
+        self.embedder = MiniLMEmbedder(precision=precision)
         self.batch = batch
         self.texts = 0
         self.seconds = 0.0
@@ -357,6 +368,180 @@ def markdown_tables(passes: Sequence[PassResult], raw: dict[str, Any], ratio: fl
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class TenKRun:
+    """One ingest of one filing with one document precision, from an empty embedding cache."""
+
+    source: str
+    precision: str
+    pages: int
+    chunks: int
+    seconds: float
+    parse_s: float
+    chunk_s: float
+    model_s: float
+    raw_model_s: float
+
+    @property
+    def ratio_pipeline_to_raw(self) -> float:
+        """Pipeline chunks/s over the model's own chunks/s on the same texts."""
+        return self.raw_model_s / self.seconds
+
+
+def raw_alternating(
+    texts: Sequence[str], *, order: Sequence[str]
+) -> tuple[dict[str, float], float]:
+    """The model alone on `texts` in fp32 and in bf16, alternating batch by batch (the pipeline's
+    batches of 64) so both see the same load: seconds per precision, and the lowest cosine
+    between a text's two vectors."""
+    import numpy as np
+
+    from retrieval.embeddings import MiniLMEmbedder
+    from retrieval.services import EMBED_BATCH
+
+    embedders = {precision: MiniLMEmbedder(precision=precision) for precision in order}
+    seconds = dict.fromkeys(order, 0.0)
+    cosine_min = 1.0
+    for start in range(0, len(texts), EMBED_BATCH):
+        batch = texts[start : start + EMBED_BATCH]
+        vectors = {}
+        for precision in order:
+            started = time.perf_counter()
+            vectors[precision] = np.asarray(embedders[precision].embed_documents(batch))
+            seconds[precision] += time.perf_counter() - started
+        cosine_min = min(cosine_min, float((vectors["fp32"] * vectors["bf16"]).sum(axis=1).min()))
+    return seconds, cosine_min
+
+
+def tenk_compare(names: Sequence[str]) -> dict[str, Any] | None:
+    """Ingest each 10-K with fp32 and with bf16 document embeddings, back to back."""
+    paths = [FINANCEBENCH_PDFS / name for name in names]
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        print(f"Skipped: missing {', '.join(missing)}.")
+        return None
+    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
+    run_started = time.perf_counter()
+    load_before = os.getloadavg()
+    django_setup(scratch_database=SCRATCH_DATABASE)
+    logging.getLogger("celery").setLevel(logging.WARNING)
+    from config.celery import app as celery_app
+
+    if not celery_app.conf.task_always_eager:
+        raise RuntimeError("Celery is not eager: refusing to queue tasks to the real broker.")
+    runs: list[TenKRun] = []
+    cosines: dict[str, float] = {}
+    try:
+        from accounts.services import tenant_create
+        from retrieval.chunking import minilm_token_count
+        from retrieval.embeddings import MiniLMEmbedder, get_embedder
+        from retrieval.models import EmbeddingCacheEntry
+
+        embedder = get_embedder()
+        if not isinstance(embedder, MiniLMEmbedder):
+            raise RuntimeError("The 10-K comparison times MiniLM; EMBEDDING_MODEL is another.")
+        chosen_precision = embedder.precision  # what EMBEDDING_PRECISION=auto picks here
+        for precision in ("fp32", "bf16"):
+            embedder.precision = precision
+            embedder.embed_documents(["warm up the model"])
+        minilm_token_count("warm up the tokenizer")
+        for index, path in enumerate(paths):
+            order = ("fp32", "bf16") if index % 2 == 0 else ("bf16", "fp32")
+            passes: dict[str, PassResult] = {}
+            texts: list[str] = []
+            for precision in order:
+                EmbeddingCacheEntry.objects.all().delete()
+                embedder.precision = precision
+                tenant, _ = tenant_create(
+                    slug=f"bench-10k-{index}-{precision}", tier_slug="enterprise"
+                )
+                texts = []
+                passes[precision] = ingest_pass(
+                    name=f"{path.name} {precision}",
+                    tenant=tenant,
+                    chosen=[Filing(path=path, doc_type="10-K")],
+                    embedder=embedder,
+                    after_each=texts.extend,
+                )
+                document = passes[precision].documents[0]
+                print(
+                    f"  {path.name} {precision}: {document.seconds:.1f} s for {document.pages} "
+                    f"pages, {document.chunks} chunks (model "
+                    f"{passes[precision].embedding_seconds:.1f} s, parse "
+                    f"{passes[precision].stages_s['parse']:.1f} s); load {os.getloadavg()[0]:.1f}",
+                    flush=True,
+                )
+            raw_s, cosine_min = raw_alternating(texts, order=order)
+            cosines[path.name] = cosine_min
+            for precision in ("fp32", "bf16"):
+                passed = passes[precision]
+                document = passed.documents[0]
+                runs.append(
+                    TenKRun(
+                        source=path.name,
+                        precision=precision,
+                        pages=document.pages,
+                        chunks=document.chunks,
+                        seconds=document.seconds,
+                        parse_s=passed.stages_s["parse"],
+                        chunk_s=passed.stages_s["chunk"],
+                        model_s=passed.embedding_seconds,
+                        raw_model_s=raw_s[precision],
+                    )
+                )
+            print(
+                f"  {path.name}: the model alone, batch by batch: fp32 {raw_s['fp32']:.1f} s, "
+                f"bf16 {raw_s['bf16']:.1f} s; cosine fp32/bf16 >= {cosine_min:.6f}",
+                flush=True,
+            )
+        embedder.precision = chosen_precision
+    finally:
+        scratch_database_drop(SCRATCH_DATABASE)
+    by_filing: dict[str, dict[str, TenKRun]] = defaultdict(dict)
+    for run in runs:
+        by_filing[run.source][run.precision] = run
+    before = sum(r.seconds for r in runs if r.precision == "fp32")
+    after = sum(r.seconds for r in runs if r.precision == "bf16")
+    result = {
+        "benchmark": "ingestion_10k",
+        "setup": {
+            "cpu_count": os.cpu_count(),
+            "auto_precision_here": chosen_precision,
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+        },
+        "runs": [{**asdict(r), "ratio_pipeline_to_raw": r.ratio_pipeline_to_raw} for r in runs],
+        "seconds_before": before,
+        "seconds_after": after,
+        "speedup": before / after,
+        "cosine_min_fp32_bf16": cosines,
+        "runtime_s": time.perf_counter() - run_started,
+    }
+    TENK_RESULT_PATH.parent.mkdir(parents=True, exist_ok=True)
+    TENK_RESULT_PATH.write_text(json.dumps(result, indent=2) + "\n")
+    lines = [
+        "",
+        "| filing | pages | chunks | fp32 s | bf16 s | speedup | parse s | model alone fp32 s | "
+        "model alone bf16 s | pipeline/raw fp32 | pipeline/raw bf16 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for source, pair in by_filing.items():
+        old, new = pair["fp32"], pair["bf16"]
+        lines.append(
+            f"| {source} | {old.pages} | {old.chunks} | {old.seconds:.1f} | {new.seconds:.1f} | "
+            f"{old.seconds / new.seconds:.2f}x | {new.parse_s:.1f} | {old.raw_model_s:.1f} | "
+            f"{new.raw_model_s:.1f} | {old.ratio_pipeline_to_raw:.2f} | "
+            f"{new.ratio_pipeline_to_raw:.2f} |"
+        )
+    lines.append(
+        f"\nAll filings: {before:.1f} s before, {after:.1f} s after ({before / after:.2f}x); "
+        f"load average {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after; "
+        f"EMBEDDING_PRECISION=auto picks {chosen_precision} here."
+    )
+    print("\n".join(lines))
+    return result
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any] | None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
@@ -365,7 +550,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any] | None:
         action="store_true",
         help="also time the model alone in the pipeline's batches of 64 texts",
     )
+    parser.add_argument(
+        "--tenk",
+        nargs="*",
+        metavar="NAME.pdf",
+        help="compare fp32 and bf16 ingestion per real 10-K (default: "
+        + ", ".join(TENK_PDFS)
+        + ")",
+    )
     args = parser.parse_args(argv)
+    if args.tenk is not None:
+        return tenk_compare(args.tenk or TENK_PDFS)
     chosen = filings()
     if chosen is None:
         print(
@@ -467,7 +662,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any] | None:
         pdfium = pdfium_extract_seconds(chosen)
         pdf_parse_s = first.stages_s["parse"]
         projected_s = first.seconds - pdf_parse_s + sum(pdfium.values())
-        projection = {
+        projection: dict[str, Any] = {
             "pdfium_extract_s": pdfium,
             "pipeline_parse_s": pdf_parse_s,
             "projected_seconds": projected_s,

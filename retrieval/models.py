@@ -124,6 +124,9 @@ class Document(models.Model):
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)
     progress = models.PositiveSmallIntegerField(default=0)
+    ingest_attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Deliveries of the current ingestion job (bounded by settings)"
+    )
     embedding_model = models.CharField(max_length=100, blank=True)
     chunk_count = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(

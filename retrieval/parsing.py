@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
+
 from accounts.errors import DocumentRejected
 
 # Bounds against decompression bombs: pypdf already caps each stream (75 MB by default); these
@@ -290,8 +292,8 @@ def _parse_pdf_configured(data: bytes, filename: str) -> ParsedDocument:
                     "encrypted_pdf", "The PDF is password-protected; upload an unprotected copy."
                 )
         page_count = len(reader.pages)
-    except DocumentParseError:
-        raise
+    except (DocumentParseError, SoftTimeLimitExceeded):
+        raise  # a time limit is not a damaged file
     except LimitReachedError as exc:
         raise DocumentParseError(
             "decompression_bomb", "The PDF expands to an unreasonable size and was refused."
@@ -327,7 +329,7 @@ def _parse_pdf_configured(data: bytes, filename: str) -> ParsedDocument:
                     details={"page": index + 1},
                 )
             raw = page.extract_text() or ""
-        except DocumentParseError:
+        except (DocumentParseError, SoftTimeLimitExceeded):
             raise
         except LimitReachedError as exc:
             raise DocumentParseError(

@@ -217,7 +217,11 @@ def document_register(
     if existing is not None:
         if existing.status == Document.Status.FAILED:
             Document.objects.filter(pk=existing.pk).update(
-                status=Document.Status.QUEUED, error_code="", error_message="", progress=0
+                status=Document.Status.QUEUED,
+                error_code="",
+                error_message="",
+                progress=0,
+                ingest_attempts=0,
             )
             existing.refresh_from_db()
             if queue:
@@ -257,25 +261,37 @@ def document_register(
 
 
 def _queue_ingest(document_id: int) -> None:
-    from retrieval.tasks import document_ingest_task
+    from retrieval.tasks import document_ingest_enqueue
 
-    transaction.on_commit(lambda: document_ingest_task.delay(document_id))
+    transaction.on_commit(lambda: document_ingest_enqueue(document_id))
 
 
 def _set_progress(document_id: int, progress: int) -> None:
     Document.objects.filter(pk=document_id).update(progress=max(0, min(100, progress)))
 
 
-def _fail(document: Document, *, code: str, message: str) -> None:
+def _record_failure(*, document_id: int, code: str, message: str) -> str:
+    """Record why an ingestion failed and return the document's status afterwards.
+
+    A document that was ready keeps its chunks and stays searchable (a failed re-ingest must not
+    take away what worked); it carries the reason until an ingestion succeeds. Any other document
+    becomes failed and holds no chunk.
+    """
     with transaction.atomic():
-        Chunk.objects.filter(document=document).delete()
-        Document.objects.filter(pk=document.pk).update(
+        kept = Document.objects.filter(pk=document_id, status=Document.Status.READY).update(
+            error_code=code[:64], error_message=message
+        )
+        if kept:
+            return Document.Status.READY
+        Chunk.objects.filter(document_id=document_id).delete()
+        Document.objects.filter(pk=document_id).update(
             status=Document.Status.FAILED,
             error_code=code[:64],
             error_message=message,
             progress=100,
             chunk_count=0,
         )
+    return Document.Status.FAILED
 
 
 def embeddings_get_or_compute(
@@ -334,16 +350,25 @@ def _period_label(document: Document) -> str:
     return f"FY{document.fiscal_year}"
 
 
-def document_ingest(*, document_id: int, embedder: Embedder | None = None) -> IngestOutcome:
+def document_ingest(
+    *, document_id: int, embedder: Embedder | None = None, reingest: bool = False
+) -> IngestOutcome:
     """Parse, chunk, embed and store one document; safe to run again.
 
-    A bad file marks the document failed with a readable error and leaves no chunk behind.
-    Transient database errors propagate so the task can retry.
+    A ready document is left alone unless `reingest` is set; then it stays searchable on its old
+    chunks while the new ones are made, and they replace the old in one transaction only once all
+    of them are ready. A bad file marks a new document failed with a readable error and leaves no
+    chunk behind; on a re-ingest the old chunks stay and the error is recorded. Transient
+    database errors propagate so the task can retry.
     """
     document = Document.objects.select_related("tenant", "company", "file").get(pk=document_id)
-    if document.status == Document.Status.READY:
+    serving = document.status == Document.Status.READY
+    if serving and not reingest:
         return IngestOutcome(document.pk, document.status, document.chunk_count, 0, 0)
-    Document.objects.filter(pk=document.pk).update(status=Document.Status.PROCESSING, progress=5)
+    if not serving:
+        Document.objects.filter(pk=document.pk).update(
+            status=Document.Status.PROCESSING, progress=5
+        )
     embedder = embedder or get_embedder()
     max_bytes = (
         tenant_quota_get(tenant=document.tenant).max_upload_bytes
@@ -359,9 +384,10 @@ def document_ingest(*, document_id: int, embedder: Embedder | None = None) -> In
         )
     except DocumentRejected as exc:
         reason = str(getattr(exc, "code", "") or exc.details.get("reason", "rejected"))
-        _fail(document, code=reason, message=exc.message)
+        _record_failure(document_id=document.pk, code=reason, message=exc.message)
         return IngestOutcome(document.pk, Document.Status.FAILED, 0, 0, 0, exc.message)
-    _set_progress(document.pk, 15)
+    if not serving:
+        _set_progress(document.pk, 15)
     _apply_parsed_metadata(document, parsed.title, parsed.metadata)
     headers_by_section = {
         page.section: chunk_header(document, page.section) for page in parsed.pages
@@ -381,7 +407,7 @@ def document_ingest(*, document_id: int, embedder: Embedder | None = None) -> In
         _set_progress(document.pk, 15 + int(80 * done / max(total, 1)))
 
     vectors, embedded = embeddings_get_or_compute(
-        embedder=embedder, texts=texts, on_progress=progress
+        embedder=embedder, texts=texts, on_progress=None if serving else progress
     )
     column = "embedding" if embedder.dimensions == MINILM_DIMENSIONS else "embedding_1536"
     with transaction.atomic():
@@ -432,10 +458,56 @@ def document_ingest(*, document_id: int, embedder: Embedder | None = None) -> In
 
 
 def document_mark_failed(*, document_id: int, code: str, message: str) -> None:
-    """Give up on a document after its retries; leaves no chunk behind."""
-    document = Document.objects.filter(pk=document_id).first()
-    if document is not None:
-        _fail(document, code=code, message=message)
+    """Give up on a document's ingestion (retries spent, time limit, lost worker, a bug).
+
+    A document that is ready keeps its chunks (see _record_failure); any other holds none.
+    """
+    _record_failure(document_id=document_id, code=code, message=message)
+
+
+def document_ingest_attempt_begin(*, document_id: int, max_attempts: int) -> bool:
+    """Count one more delivery of a document's ingestion; False once it has had max_attempts.
+
+    The ingestion task calls this first on every delivery, so a file that kills the worker (out
+    of memory, a crash in a native library, the hard time limit) is not redelivered forever: the
+    delivery after the last allowed one marks the document failed without touching the file.
+    A ready document is not counted (document_ingest returns at once for it).
+    """
+    counted = (
+        Document.objects.filter(pk=document_id, ingest_attempts__lt=max_attempts)
+        .exclude(status=Document.Status.READY)
+        .update(ingest_attempts=F("ingest_attempts") + 1)
+    )
+    if counted:
+        return True
+    document = Document.objects.filter(pk=document_id).only("status").first()
+    if document is None or document.status == Document.Status.READY:
+        return document is not None
+    _record_failure(
+        document_id=document_id,
+        code="ingest_attempts_exhausted",
+        message=(
+            f"Ingestion was stopped after {max_attempts} attempts: each one ended the ingestion "
+            "worker (a crash, running out of memory or the time limit). Try another copy of "
+            "the file, or split it."
+        ),
+    )
+    return False
+
+
+def document_reingest(
+    *, tenant: Tenant | None, document_id: int, embedder: Embedder | None = None
+) -> IngestOutcome:
+    """Parse, chunk and embed a ready document again (a new parser or model) in place.
+
+    Its chunks are replaced in one transaction only when all the new ones are ready; when the
+    new parse fails the old chunks stay searchable and the outcome (and the document's
+    error_code/error_message) says why. Raises NotFound for another tenant's document.
+    """
+    document = Document.objects.filter(tenant=tenant, pk=document_id).first()
+    if document is None:
+        raise NotFound("Document not found.")
+    return document_ingest(document_id=document.pk, embedder=embedder, reingest=True)
 
 
 def _apply_parsed_metadata(document: Document, title: str, metadata: dict[str, Any]) -> None:
@@ -484,16 +556,22 @@ def document_delete(*, tenant: Tenant, document: Document) -> None:
 
 
 def tenant_reembed(*, tenant: Tenant | None, embedder: Embedder) -> int:
-    """Move every ready document of a tenant to another embedding model; returns the count."""
+    """Move every ready document of a tenant to another embedding model; returns how many moved.
+
+    A document whose re-ingest fails stays searchable on its old model; errors of the embedding
+    provider propagate (the documents not reached yet are untouched).
+    """
     ids = list(
         Document.objects.filter(tenant=tenant, status=Document.Status.READY)
         .exclude(embedding_model=embedder.model_name)
         .values_list("pk", flat=True)
     )
+    moved = 0
     for document_id in ids:
-        Document.objects.filter(pk=document_id).update(status=Document.Status.QUEUED, progress=0)
-        document_ingest(document_id=document_id, embedder=embedder)
-    return len(ids)
+        # In place: the document answers on its old vectors until the new ones replace them.
+        outcome = document_reingest(tenant=tenant, document_id=document_id, embedder=embedder)
+        moved += outcome.status == Document.Status.READY
+    return moved
 
 
 def corpus_load_manifest(*, tenant: Tenant | None, manifest: Path) -> list[IngestOutcome]:

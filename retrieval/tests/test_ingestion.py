@@ -286,6 +286,26 @@ def test_ingest_command_reports_each_bad_pdf_and_ingests_the_others(analyst, tmp
     assert not Chunk.objects.exclude(document__source="nul.pdf").exists()
 
 
+def test_ingest_command_reingests_a_ready_file_in_place(analyst, tmp_path):
+    path = tmp_path / "initech.txt"
+    path.write_bytes(FILING.encode())
+    call_command("ingest", str(path), "--tenant", "acme", stdout=StringIO(), stderr=StringIO())
+    document = Document.objects.get()
+    before = set(Chunk.objects.filter(document=document).values_list("pk", flat=True))
+    out = StringIO()
+
+    call_command(
+        "ingest", str(path), "--tenant", "acme", "--reingest", stdout=out, stderr=StringIO()
+    )
+
+    assert "1 ready, 0 failed, 1 file(s)" in out.getvalue()
+    document.refresh_from_db()
+    assert document.status == "ready"
+    after = set(Chunk.objects.filter(document=document).values_list("pk", flat=True))
+    assert after
+    assert not after & before  # every chunk was replaced, none left over from the old parse
+
+
 def test_metadata_fills_the_company_directory(analyst):
     document, _ = document_register(
         tenant=analyst.tenant,

@@ -1,4 +1,5 @@
-"""manage.py ingest PATH... --tenant SLUG: ingest files and directories (recursively) now."""
+"""manage.py ingest PATH... --tenant SLUG [--reingest]: ingest files and directories (recursively)
+now; --reingest parses, chunks and embeds again the files already ingested."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from retrieval.services import (
     document_ingest,
     document_mark_failed,
     document_register,
+    document_reingest,
 )
 
 logger = logging.getLogger(__name__)
@@ -54,6 +56,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--fiscal-period", default="", choices=["", "FY", "Q1", "Q2", "Q3", "Q4"]
         )
+        parser.add_argument(
+            "--reingest",
+            action="store_true",
+            help="ingest again files that are already ready (their chunks are replaced only "
+            "once the new ones are ready; on failure the old ones stay searchable)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         tenant: Tenant | None = None
@@ -75,7 +83,7 @@ class Command(BaseCommand):
         for path in tqdm(files, desc="Ingesting", unit="file", file=self.stderr):
             document = None
             try:
-                document, _ = document_register(
+                document, created = document_register(
                     tenant=tenant,
                     user=None,
                     data=path.read_bytes(),
@@ -83,7 +91,10 @@ class Command(BaseCommand):
                     metadata=metadata,
                     queue=False,
                 )
-                outcome = document_ingest(document_id=document.pk)
+                if options["reingest"] and not created:
+                    outcome = document_reingest(tenant=tenant, document_id=document.pk)
+                else:
+                    outcome = document_ingest(document_id=document.pk)
             except ApplicationError as exc:
                 failed.append((path, exc.message))
                 continue
@@ -100,6 +111,8 @@ class Command(BaseCommand):
                 continue
             if outcome.status == Document.Status.READY:
                 ready += 1
+            elif Document.objects.filter(pk=document.pk, status=Document.Status.READY).exists():
+                failed.append((path, f"{outcome.error} (the previous version stays searchable)"))
             else:
                 failed.append((path, outcome.error))
         self.stdout.write(f"{ready} ready, {len(failed)} failed, {len(files)} file(s)")
