@@ -85,12 +85,24 @@ class StatementEvidence:
 
     named: tuple[str, ...] = ()  # statements the question names ("the balance sheet")
     implied: tuple[str, ...] = ()  # statements its metrics live on
-    line_items: tuple[str, ...] = ()  # filing wording of its metrics' line items
+    # Filing wording of each metric's line items; any one of a metric's items is evidence.
+    line_items: tuple[tuple[str, ...], ...] = ()
     year: int | None = None  # the latest fiscal year the question names
 
     @property
     def wanted(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys((*self.named, *self.implied)))
+
+    @property
+    def needed(self) -> tuple[str, ...]:
+        """Statements the answer cannot do without: those named, or all of a ratio's.
+
+        One implied statement ("net revenue by segment") is only a hint: the figure may well be
+        in MD&A or a note, so it earns a bonus but no guaranteed place.
+        """
+        if self.named:
+            return tuple(dict.fromkeys((*self.named, *self.implied)))
+        return self.implied if len(self.implied) > 1 else ()
 
 
 # Pages that are never the evidence for a figure, however well their words match.
@@ -106,7 +118,7 @@ def full_text_query(text: str, phrases: Sequence[str] = ()) -> str:
     words = [
         token
         for token in _TOKEN.findall(text.lower())
-        if not token[0].isdigit() and token not in _STOPWORDS and len(token) > 1
+        if not any(ch.isdigit() for ch in token) and token not in _STOPWORDS and len(token) > 1
     ]
     words = [w.strip("'\u2019-&") for w in words]
     parts = list(dict.fromkeys(w for w in words if w))
@@ -333,14 +345,14 @@ def rerank(
         # Page aggregation already picked one chunk per page from the pool; the tail below
         # the pool would only re-introduce pages in arbitrary order.
         merged = aggregate_pages(rescored, sibling_weight=page_sibling_weight)
-        return statements_first(merged, evidence.wanted) if evidence else merged
+        return statements_first(merged, evidence.needed) if evidence else merged
     return rescored + list(candidates[top_n:])
 
 
 def _line_items_per_page(
     pool: Sequence[Candidate], evidence: StatementEvidence
 ) -> dict[tuple[Hashable, int], float]:
-    """Share of the wanted line items that label a table row on each page of the pool."""
+    """Share of the question's metrics with a line item labelling a table row on each page."""
     if not evidence.line_items:
         return {}
     labels: dict[tuple[Hashable, int], list[str]] = {}
@@ -350,9 +362,12 @@ def _line_items_per_page(
                 labels.setdefault((c.document_id, c.page), []).append(
                     line.split(TABLE_CELL_SEPARATOR, 1)[0].replace("\u2019", "'")
                 )
-    wanted = evidence.line_items
+    groups = evidence.line_items
     return {
-        key: sum(1 for item in wanted if any(item in label for label in page_labels)) / len(wanted)
+        key: sum(
+            1 for items in groups if any(item in label for item in items for label in page_labels)
+        )
+        / len(groups)
         for key, page_labels in labels.items()
     }
 

@@ -276,7 +276,7 @@ def _run_search(
     params: dict[str, Any] = {
         "tenant": tenant.pk,
         "model": model,
-        "text": full_text_query(intent.search_text, evidence.line_items),
+        "text": full_text_query(intent.search_text, intent.line_items),
         "page_types": list(evidence.wanted),
         "statement_weight": STATEMENT_WEIGHT,
         "vector": str(vector),
@@ -388,7 +388,7 @@ def chunk_search(
     evidence = StatementEvidence(
         named=tuple(intent.named_statements),
         implied=tuple(intent.implied_statements),
-        line_items=intent.line_items,
+        line_items=intent.line_item_groups,
         year=max(years) if years else None,
     )
     attempts: list[tuple[SearchFilters, bool, tuple[str, ...]]] = []

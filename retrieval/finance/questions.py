@@ -44,6 +44,11 @@ class QuestionIntent:
         return tuple(dict.fromkeys(item for m in self.metrics for item in m.line_items))
 
     @property
+    def line_item_groups(self) -> tuple[tuple[str, ...], ...]:
+        """Each metric's line items (any one of a group is evidence for that metric)."""
+        return tuple(m.line_items for m in self.metrics)
+
+    @property
     def is_financial(self) -> bool:
         return bool(self.metrics or self.named_statements)
 
