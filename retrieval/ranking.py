@@ -105,6 +105,9 @@ class StatementEvidence:
         return self.implied if len(self.implied) > 1 else ()
 
 
+STATEMENT_PAGE_TYPES = frozenset(
+    {"income_statement", "comprehensive_income", "balance_sheet", "cash_flow", "equity_statement"}
+)
 # Pages that are never the evidence for a figure, however well their words match.
 NAVIGATION_PAGE_TYPES = frozenset({"contents", "cover", "exhibits"})
 
@@ -352,15 +355,17 @@ def rerank(
 def _line_items_per_page(
     pool: Sequence[Candidate], evidence: StatementEvidence
 ) -> dict[tuple[Hashable, int], float]:
-    """Share of the question's metrics with a line item labelling a table row on each page."""
+    """Share of the question's metrics with a line item labelling a table row on each page
+    (any line of a statement page: some text layers lose the cell boundaries)."""
     if not evidence.line_items:
         return {}
     labels: dict[tuple[Hashable, int], list[str]] = {}
     for c in pool:
-        for line in c.text.lower().splitlines():
-            if TABLE_CELL_SEPARATOR in line:
+        statement = c.page_type in STATEMENT_PAGE_TYPES
+        for line in c.text.lower().replace("\u2019", "'").splitlines():
+            if TABLE_CELL_SEPARATOR in line or statement:
                 labels.setdefault((c.document_id, c.page), []).append(
-                    line.split(TABLE_CELL_SEPARATOR, 1)[0].replace("\u2019", "'")
+                    line.split(TABLE_CELL_SEPARATOR, 1)[0]
                 )
     groups = evidence.line_items
     return {

@@ -14,6 +14,8 @@ TITLE_LINES = 14  # a statement's title sits in its first lines, under the compa
 MIN_ROWS = 5  # fewer table rows than this is prose that mentions a statement, not one
 MIN_ITEMS_WITH_TITLE = 3
 MIN_ITEMS_WITHOUT_TITLE = 6  # an untitled page (a continuation) needs much more evidence
+MIN_FIGURES = 20  # amounts on a titled page whose text layer lost its table rows
+_FIGURE = re.compile(r"(?<![\w.])\(?\$?\s?\d{1,3}(?:,\d{3})+\)?|(?<![\w.,])\(\d+\)")
 
 TITLE_CHARS = 400  # a statement's title sits at the top, under the company's name
 _TITLE_PATTERNS = tuple(
@@ -89,13 +91,16 @@ def _normalise(text: str) -> str:
     return text.lower().replace("\u2019", "'").replace("\u2018", "'")
 
 
-def statement_scores(text: str) -> dict[PageType, int]:
-    """How many of each statement's line items the page's row labels (and short lines) carry."""
+def statement_scores(text: str, *, rows_only: bool = False) -> dict[PageType, int]:
+    """How many of each statement's line items the page carries: in its row labels and short
+    lines, or anywhere in its text unless `rows_only` (some PDFs' text layers run a whole
+    statement into long lines with no cell boundaries)."""
     labels = []
     for line in _normalise(text).splitlines():
-        label = line.split(ROW_SEPARATOR, 1)[0] if ROW_SEPARATOR in line else line
-        if len(label) <= 160:
-            labels.append(label)
+        if ROW_SEPARATOR in line:
+            labels.append(line.split(ROW_SEPARATOR, 1)[0])
+        elif not rows_only or len(line) <= 160:
+            labels.append(line)
     joined = "\n".join(labels)
     return {
         kind: sum(1 for item in items if item in joined)
@@ -122,8 +127,15 @@ def statement_title(text: str) -> PageType | None:
 
 
 def _is_title(prose: str, match: re.Match[str]) -> bool:
+    """Capitalised like a title ("Consolidated Balance Sheets"), or in sentence case at the
+    start of a line ("Consolidated statements of income"), and not a reference in prose."""
     words = [w for w in re.findall(r"[A-Za-z']+", match.group(0)) if len(w) > 3]
-    if not words or not all(w[0].isupper() for w in words):
+    line_start = prose.rfind("\n", 0, match.start()) + 1
+    lead = prose[line_start : match.start()].strip()
+    # "Consolidated" or "Condensed consolidated" may lead the title on its line.
+    starts_line = lead == "" or (lead.split()[-1].lower() == "consolidated" and len(lead) < 30)
+    first = (lead or match.group(0))[0]
+    if not words or not (all(w[0].isupper() for w in words) or (starts_line and first.isupper())):
         return False
     before = re.findall(r"[A-Za-z']+", prose[: match.start()][-40:])
     return not (before and before[-1] in _REFERENCE_WORDS)
@@ -153,10 +165,14 @@ def classify_page(
     rows = sum(1 for line in lowered.splitlines() if ROW_SEPARATOR in line)
     if _is_contents(text):
         return PageType.CONTENTS
-    scores = statement_scores(text)
     title = statement_title(text)
-    if title is not None and rows >= MIN_ROWS and scores[title] >= MIN_ITEMS_WITH_TITLE:
-        return title
+    if title is not None:
+        figures = len(_FIGURE.findall(text))
+        if (rows >= MIN_ROWS or figures >= MIN_FIGURES) and statement_scores(text)[
+            title
+        ] >= MIN_ITEMS_WITH_TITLE:
+            return title
+    scores = statement_scores(text, rows_only=True)
     if (
         title is None
         and previous in scores
