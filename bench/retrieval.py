@@ -177,17 +177,17 @@ def tenq_finqa_filings() -> list[Filing]:
                 quarter,
             )
         )
-    for stem, (ticker, year) in ANNUAL.items():
-        name, aliases = COMPANIES[ticker]
+    for stem, (annual_ticker, annual_year) in ANNUAL.items():
+        name, aliases = COMPANIES[annual_ticker]
         files.append(
             Filing(
                 FINQA / "docs" / f"{stem}.pdf",
-                f"{name} annual report {year}",
+                f"{name} annual report {annual_year}",
                 name,
-                ticker,
+                annual_ticker,
                 aliases,
                 "10-K",
-                year,
+                annual_year,
                 "FY",
             )
         )
