@@ -469,9 +469,12 @@ def main(argv: list[str] | None = None) -> int:
             report["tenq_document"] = part
             rows.append(("tenq_document", part, ingested.failed))
         if "finqa" in sets:
+            asked = finqa_questions()
+            if args.ready_only:
+                asked = [q for q in asked if q.document not in ingested.failed]
             for name, inside in (("finqa_corpus", False), ("finqa_in_document", True)):
                 part, outcomes = evaluate(
-                    tenant, finqa_questions(), k=args.k, in_document=inside, ids=ingested.ids
+                    tenant, asked, k=args.k, in_document=inside, ids=ingested.ids
                 )
                 report[name] = part
                 rows.append((name, part, ingested.failed))

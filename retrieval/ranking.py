@@ -299,8 +299,8 @@ def rerank(
     w_table_row: float = 0.5,
     w_phrase: float = 0.5,
     w_named_statement: float = 1.2,
-    w_implied_statement: float = 0.6,
-    w_line_items: float = 0.8,
+    w_implied_statement: float = 0.3,
+    w_line_items: float = 0.4,
     w_year: float = 0.3,
     page_sibling_weight: float = 0.2,
     top_n: int = 50,
@@ -335,7 +335,9 @@ def rerank(
         if evidence is not None:
             if c.page_type in evidence.named:
                 score += w_named_statement
-            elif c.page_type in evidence.implied:
+            elif c.page_type in evidence.needed:
+                # A single implied statement earns nothing here: FinQA's short questions about
+                # one metric are as often answered by an MD&A table (bench/retrieval).
                 score += w_implied_statement
             score += w_line_items * items_on_page.get((c.document_id, c.page), 0.0)
             if evidence.year is not None and c.fiscal_year == evidence.year:

@@ -202,7 +202,8 @@ def _hybrid_sql(column: str, extra_where: str, *, statements: bool = False) -> s
     # Only our own column name and fixed clauses are interpolated; every value is a parameter.
     return f"""
     WITH q AS (
-        SELECT NULLIF(websearch_to_tsquery('english', %(text)s)::text, '') AS query_text
+        SELECT NULLIF((websearch_to_tsquery('english', %(text)s)
+                       || websearch_to_tsquery('english', %(phrases)s))::text, '') AS query_text
     ),
     vec AS (
         SELECT c.id, c.{column} <=> %(vector)s::vector AS distance
@@ -276,7 +277,9 @@ def _run_search(
     params: dict[str, Any] = {
         "tenant": tenant.pk,
         "model": model,
-        "text": full_text_query(intent.search_text, intent.line_items),
+        # Every word of the question, or any line item of its metrics.
+        "text": intent.search_text,
+        "phrases": full_text_query("", intent.line_items),
         "page_types": list(evidence.wanted),
         "statement_weight": STATEMENT_WEIGHT,
         "vector": str(vector),
