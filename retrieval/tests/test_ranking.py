@@ -159,7 +159,7 @@ def test_a_single_implied_statement_is_a_hint_not_a_guaranteed_place():
     assert StatementEvidence(named=("balance_sheet",)).needed == ("balance_sheet",)
 
 
-def test_line_items_on_a_statement_page_outrank_prose_about_the_same_metric():
+def test_the_named_statement_page_outranks_prose_about_the_same_metric():
     from retrieval.ranking import StatementEvidence
 
     candidates = [
@@ -168,7 +168,7 @@ def test_line_items_on_a_statement_page_outrank_prose_about_the_same_metric():
         _page(3, 12, "risk_factors", "Our business depends on suppliers.", score=0.0),
     ]
     evidence = StatementEvidence(
-        implied=("cash_flow",),
+        named=("cash_flow",),
         line_items=(("capital expenditures", "purchases of property, plant and equipment"),),
     )
 
