@@ -88,6 +88,7 @@ class StatementEvidence:
     # Filing wording of each metric's line items; any one of a metric's items is evidence.
     line_items: tuple[tuple[str, ...], ...] = ()
     year: int | None = None  # the latest fiscal year the question names
+    asks_why: bool = False  # causes or commentary: prose answers, not a statement's table
 
     @property
     def wanted(self) -> tuple[str, ...]:
@@ -342,6 +343,8 @@ def rerank(
             score += w_line_items * items_on_page.get((c.document_id, c.page), 0.0)
             if evidence.year is not None and c.fiscal_year == evidence.year:
                 score += w_year
+            if evidence.asks_why and c.page_type in STATEMENT_PAGE_TYPES:
+                score -= w_implied_statement
         if c.page_type in NAVIGATION_PAGE_TYPES:
             score -= 0.5
         rescored.append(replace(c, score=score))

@@ -393,6 +393,7 @@ def chunk_search(
         implied=tuple(intent.implied_statements),
         line_items=intent.line_item_groups,
         year=max(years) if years else None,
+        asks_why=intent.asks_why,
     )
     attempts: list[tuple[SearchFilters, bool, tuple[str, ...]]] = []
     if filters is not None and not filters.is_empty:

@@ -465,3 +465,12 @@ INSTRUCTION_PATTERNS: tuple[str, ...] = (
     r"here's the question:?",
     r"if [\w ]+ is not a useful or relevant metric[^.?]*",
 )
+
+# Questions asking for causes or commentary: answered by prose (MD&A, a release's narrative), not
+# by a statement's table, even when they name a metric.
+EXPLANATION_CUES: tuple[str, ...] = (
+    r"what (?:drove|drives|caused|causes|led to|explains?)",
+    r"\bwhy\b",
+    r"reasons? for",
+    r"\bexplain\b",
+)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from retrieval.finance.lexicon import (
+    EXPLANATION_CUES,
     INSTRUCTION_PATTERNS,
     METRICS,
     STATEMENT_CUES,
@@ -21,6 +22,7 @@ _METRIC_TERMS = tuple(
     (metric, re.compile("|".join(rf"(?<![\w-])(?:{t})(?![\w-])" for t in metric.terms)))
     for metric in METRICS
 )
+_EXPLANATION = re.compile("|".join(EXPLANATION_CUES), re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
 _DANGLING = re.compile(r"\s*(?:[,;:]|\b(?:and|answer|please))\s*(?=[,;:.?)]|$)", re.IGNORECASE)
 
@@ -33,6 +35,7 @@ class QuestionIntent:
     metrics: tuple[Metric, ...]
     named_statements: tuple[PageType, ...]  # statements the question names ("balance sheet")
     implied_statements: tuple[PageType, ...]  # statements its metrics live on
+    asks_why: bool = False  # asks for causes or commentary, which prose answers
 
     @property
     def statements(self) -> tuple[PageType, ...]:
@@ -85,4 +88,5 @@ def read_question(question: str) -> QuestionIntent:
         metrics=metrics,
         named_statements=named,
         implied_statements=implied,
+        asks_why=bool(_EXPLANATION.search(question)),
     )

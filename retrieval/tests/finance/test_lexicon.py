@@ -64,3 +64,8 @@ def test_a_question_without_financial_metrics_wants_no_statement():
 
     assert not intent.is_financial
     assert intent.statements == ()
+
+
+def test_a_question_about_causes_is_marked_for_prose():
+    assert read_question("What drove the reduction in SG&A expense in FY2023?").asks_why
+    assert not read_question("What was SG&A expense in FY2023?").asks_why
