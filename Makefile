@@ -13,11 +13,12 @@ PORT ?= 8000
 export TOKENIZERS_PARALLELISM := false
 
 .PHONY: help setup system-deps demo serve worker test lint typecheck check-migrations pytest \
-	bench-retrieval bench clean-data loadtest drill-shutdown drills
+	bench-retrieval eval-retrieval bench clean-data loadtest drill-shutdown drills
 
 help:
 	@echo "make demo   - set up and run the product on http://$(HOST):$(PORT) (embedded services)"
 	@echo "make test   - set up and run the whole suite (lint, types, import contracts, pytest)"
+	@echo "make eval-retrieval - retrieval quality on the shared filings (REUSE=1: keep embeddings)"
 
 $(STAMP): $(REQS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -75,8 +76,12 @@ check-migrations:
 pytest:
 	$(BIN)/pytest
 
-bench-retrieval: setup
-	$(BIN)/python -m bench.retrieval --keep
+# Retrieval quality on the shared filings (FinanceBench dev, FinQA reports, docugami 10-Qs):
+# ingests into a scratch database it keeps, so REUSE=1 re-ranks without re-embedding.
+eval-retrieval: setup
+	nice -n 5 $(BIN)/python -m bench.retrieval --keep $(if $(REUSE),--reuse)
+
+bench-retrieval: eval-retrieval
 
 # The load test and the drills start their own Redis (127.0.0.1:6391), embedded Postgres
 # (.data/loadtest), fake LLM provider and server, and stop them when done (docs/runbook.md).

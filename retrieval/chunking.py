@@ -152,7 +152,8 @@ def _units(pages: Iterable[PageLike], *, count: TokenCounter, budget: int) -> It
     """
     for page in pages:
         paragraph: list[str] = []
-        for line in [*page.text.splitlines(), ""]:
+        # Some PDFs' text layers carry NUL bytes, which Postgres text cannot store.
+        for line in [*page.text.replace("\x00", "").splitlines(), ""]:
             stripped = line.strip()
             is_row = TABLE_CELL_SEPARATOR in stripped
             if stripped and not is_row:

@@ -94,6 +94,7 @@ class RetrievedChunk:
     score: float
     vector_score: float | None = None
     text_score: float | None = None
+    page_type: str = ""  # what the page is: income_statement, balance_sheet, notes, mda...
 
 
 @dataclass(frozen=True)

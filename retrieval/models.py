@@ -10,6 +10,7 @@ from django.db import models
 from pgvector.django import HnswIndex, VectorField
 
 from accounts.models import Tenant
+from retrieval.finance.lexicon import PageType
 
 MINILM_DIMENSIONS = 384
 OPENAI_SMALL_DIMENSIONS = 1536
@@ -195,6 +196,14 @@ class Chunk(models.Model):
     embedding = VectorField(dimensions=MINILM_DIMENSIONS, null=True, blank=True)
     embedding_1536 = VectorField(dimensions=OPENAI_SMALL_DIMENSIONS, null=True, blank=True)
     search_vector = SearchVectorField(null=True)
+    # What the chunk's page is (a financial statement, notes, MD&A...), from retrieval.finance.
+    page_type = models.CharField(
+        max_length=32,
+        choices=[(t.value, t.value.replace("_", " ")) for t in PageType],
+        blank=True,
+        default="",
+        db_default="",
+    )
 
     class Meta:
         ordering = ("document_id", "ordinal")
@@ -203,6 +212,7 @@ class Chunk(models.Model):
         ]
         indexes = [
             models.Index(fields=("tenant", "document"), name="chunk_tenant_document"),
+            models.Index(fields=("document", "page_type"), name="chunk_document_page_type"),
             HnswIndex(
                 name="chunk_embedding_hnsw",
                 fields=["embedding"],

@@ -75,6 +75,59 @@ class Candidate:
     header: str = ""
     vector_score: float | None = None
     text_score: float | None = None
+    page_type: str = ""
+    fiscal_year: int | None = None
+
+
+@dataclass(frozen=True)
+class StatementEvidence:
+    """What a question wants from the financial statements, as the re-rank weighs it."""
+
+    named: tuple[str, ...] = ()  # statements the question names ("the balance sheet")
+    implied: tuple[str, ...] = ()  # statements its metrics live on
+    # Filing wording of each metric's line items; any one of a metric's items is evidence.
+    line_items: tuple[tuple[str, ...], ...] = ()
+    year: int | None = None  # the latest fiscal year the question names
+    asks_why: bool = False  # causes or commentary: prose answers, not a statement's table
+
+    @property
+    def wanted(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((*self.named, *self.implied)))
+
+    @property
+    def needed(self) -> tuple[str, ...]:
+        """Statements the answer cannot do without: those named, or all of a ratio's.
+
+        One implied statement ("net revenue by segment") is only a hint: the figure may well be
+        in MD&A or a note, so it earns a bonus but no guaranteed place.
+        """
+        if self.named:
+            return tuple(dict.fromkeys((*self.named, *self.implied)))
+        return self.implied if len(self.implied) > 1 else ()
+
+
+STATEMENT_PAGE_TYPES = frozenset(
+    {"income_statement", "comprehensive_income", "balance_sheet", "cash_flow", "equity_statement"}
+)
+# Pages that are never the evidence for a figure, however well their words match.
+NAVIGATION_PAGE_TYPES = frozenset({"contents", "cover", "exhibits"})
+
+
+def full_text_query(text: str, phrases: Sequence[str] = ()) -> str:
+    """A websearch_to_tsquery string matching any content word of `text` or any phrase.
+
+    Analysts' questions are long; requiring every word (the default AND) matches almost
+    nothing, so the words are OR-ed and ts_rank_cd rewards chunks that hold more of them.
+    """
+    words = [
+        token
+        for token in _TOKEN.findall(text.lower())
+        if not any(ch.isdigit() for ch in token) and token not in _STOPWORDS and len(token) > 1
+    ]
+    words = [w.strip("'\u2019-&") for w in words]
+    parts = list(dict.fromkeys(w for w in words if w))
+    parts += [f'"{phrase}"' for phrase in dict.fromkeys(phrases)]
+    return " or ".join(parts)
 
 
 def weighted_rrf(
@@ -240,19 +293,26 @@ def rerank(
     *,
     lexical: bool = True,
     pages: bool = True,
+    evidence: StatementEvidence | None = None,
     w_base: float = 1.0,
     w_coverage: float = 1.0,
     w_numbers: float = 0.3,
     w_table_row: float = 0.5,
     w_phrase: float = 0.5,
+    w_named_statement: float = 1.2,
+    w_implied_statement: float = 0.3,
+    w_line_items: float = 0.4,
+    w_year: float = 0.3,
     page_sibling_weight: float = 0.2,
     top_n: int = 50,
 ) -> list[Candidate]:
     """Re-score the top `top_n` candidates and optionally aggregate them per page.
 
     The fused score is scaled to [0, 1] within the list, lexical features are added, and with
+    `evidence` the statement evidence: a page of a statement the question names or needs, the
+    share of its metrics' line items printed on the page, and the fiscal year it names. With
     `pages` each page keeps its best chunk, scored best + `page_sibling_weight` x the rest of
-    that page's chunks, so a page that matches in several places rises.
+    that page's chunks, and a question needing several statements gets the best page of each.
     """
     pool = list(candidates[:top_n])
     if not pool:
@@ -261,6 +321,7 @@ def rerank(
     bottom = min(c.score for c in pool)
     spread = (top - bottom) or 1.0
     idf = candidate_idf(question, (c.text for c in pool)) if lexical else {}
+    items_on_page = _line_items_per_page(pool, evidence) if evidence else {}
     rescored: list[Candidate] = []
     for c in pool:
         score = w_base * (c.score - bottom) / spread
@@ -272,13 +333,71 @@ def rerank(
                 + w_table_row * f.table_row
                 + w_phrase * f.phrase
             )
+        if evidence is not None:
+            if c.page_type in evidence.named:
+                score += w_named_statement
+            elif c.page_type in evidence.needed:
+                # A single implied statement earns nothing here: FinQA's short questions about
+                # one metric are as often answered by an MD&A table (bench/retrieval).
+                score += w_implied_statement
+            score += w_line_items * items_on_page.get((c.document_id, c.page), 0.0)
+            if evidence.year is not None and c.fiscal_year == evidence.year:
+                score += w_year
+            if evidence.asks_why and c.page_type in STATEMENT_PAGE_TYPES:
+                score -= w_implied_statement
+        if c.page_type in NAVIGATION_PAGE_TYPES:
+            score -= 0.5
         rescored.append(replace(c, score=score))
     rescored.sort(key=lambda c: -c.score)
     if pages:
         # Page aggregation already picked one chunk per page from the pool; the tail below
         # the pool would only re-introduce pages in arbitrary order.
-        return aggregate_pages(rescored, sibling_weight=page_sibling_weight)
+        merged = aggregate_pages(rescored, sibling_weight=page_sibling_weight)
+        return statements_first(merged, evidence.needed) if evidence else merged
     return rescored + list(candidates[top_n:])
+
+
+def _line_items_per_page(
+    pool: Sequence[Candidate], evidence: StatementEvidence
+) -> dict[tuple[Hashable, int], float]:
+    """Share of the question's metrics with a line item labelling a table row on each page
+    (any line of a statement page: some text layers lose the cell boundaries)."""
+    if not evidence.line_items:
+        return {}
+    labels: dict[tuple[Hashable, int], list[str]] = {}
+    for c in pool:
+        statement = c.page_type in STATEMENT_PAGE_TYPES
+        for line in c.text.lower().replace("\u2019", "'").splitlines():
+            if TABLE_CELL_SEPARATOR in line or statement:
+                labels.setdefault((c.document_id, c.page), []).append(
+                    line.split(TABLE_CELL_SEPARATOR, 1)[0]
+                )
+    groups = evidence.line_items
+    return {
+        key: sum(
+            1 for items in groups if any(item in label for item in items for label in page_labels)
+        )
+        / len(groups)
+        for key, page_labels in labels.items()
+    }
+
+
+def statements_first(pages: Sequence[Candidate], wanted: Sequence[str]) -> list[Candidate]:
+    """Put the best page of each wanted statement of the leading document at the top.
+
+    A ratio over two statements (inventory turnover: income statement and balance sheet) needs
+    both pages in front of the model, not the second one below prose about the same metric.
+    """
+    if not pages or not wanted:
+        return list(pages)
+    leader = next((p.document_id for p in pages if p.page_type in wanted), pages[0].document_id)
+    chosen: list[Candidate] = []
+    for kind in wanted:
+        best = next((p for p in pages if p.document_id == leader and p.page_type == kind), None)
+        if best is not None and best not in chosen:
+            chosen.append(best)
+    chosen.sort(key=lambda c: -c.score)
+    return chosen + [p for p in pages if p not in chosen]
 
 
 def aggregate_pages(

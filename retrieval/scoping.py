@@ -181,6 +181,12 @@ def _name_variants(company: CompanyEntry) -> list[str]:
         variants.append(" ".join(words))
         if words[0].lower() == "the" and len(words) > 1:
             variants.append(" ".join(words[1:]))
+    # People write "Coca Cola" for Coca-Cola and "Footlocker" for Foot Locker.
+    for variant in list(variants):
+        if "-" in variant:
+            variants.append(variant.replace("-", " "))
+        if len(variant.split()) == 2:
+            variants.append(variant.replace(" ", ""))
     unique: dict[str, str] = {}
     for variant in variants:
         cleaned = variant.strip()

@@ -18,6 +18,7 @@ from monitoring import metrics
 from monitoring.tracing import get_tracer
 from retrieval.contracts import AppliedScope, RetrievedChunk, SearchFilters, SearchResult
 from retrieval.embeddings import Embedder, get_embedder
+from retrieval.finance.questions import QuestionIntent, read_question
 from retrieval.models import (
     MINILM_DIMENSIONS,
     Company,
@@ -26,13 +27,15 @@ from retrieval.models import (
     Document,
     DocumentFile,
 )
-from retrieval.ranking import Candidate, rerank
+from retrieval.ranking import Candidate, StatementEvidence, full_text_query, rerank
 from retrieval.scoping import CompanyEntry, QuestionScope, scope_from_question
 
 CANDIDATES = 50  # per ranking, before fusion and the lexical re-rank
 RRF_K = 60
 VECTOR_WEIGHT = 1.0
 TEXT_WEIGHT = 1.0
+# The third candidate list: chunks of the statements the question needs, by vector distance.
+STATEMENT_WEIGHT = 1.0
 
 
 def visible_documents(*, tenant: Tenant) -> QuerySet[Document]:
@@ -250,7 +253,7 @@ def _where(filters: SearchFilters, params: dict[str, Any]) -> str:
     return "".join(f" AND {clause}" for clause in clauses)
 
 
-def _hybrid_sql(column: str, extra_where: str) -> str:
+def _hybrid_sql(column: str, extra_where: str, *, statements: bool = False) -> str:
     # One statement: the tenant filter, the model filter and the metadata filters sit inside both
     # candidate queries, so an index scan can never return another tenant's rows.
     filters = f"""
@@ -266,7 +269,8 @@ def _hybrid_sql(column: str, extra_where: str) -> str:
     # Only our own column name and fixed clauses are interpolated; every value is a parameter.
     return f"""
     WITH q AS (
-        SELECT NULLIF(websearch_to_tsquery('english', %(text)s)::text, '') AS query_text
+        SELECT NULLIF((websearch_to_tsquery('english', %(text)s)
+                       || websearch_to_tsquery('english', %(phrases)s))::text, '') AS query_text
     ),
     vec AS (
         SELECT c.id, c.{column} <=> %(vector)s::vector AS distance
@@ -288,18 +292,34 @@ def _hybrid_sql(column: str, extra_where: str) -> str:
     txt_ranked AS (
         SELECT id, rank_cd, row_number() OVER (ORDER BY rank_cd DESC) AS rank FROM txt
     ),
+    typ AS (
+        SELECT c.id, c.{column} <=> %(vector)s::vector AS distance
+        {base}
+           AND {"c.page_type = ANY(%(page_types)s)" if statements else "FALSE"}
+         ORDER BY c.{column} <=> %(vector)s::vector
+         LIMIT %(candidates)s
+    ),
+    typ_ranked AS (
+        SELECT id, row_number() OVER (ORDER BY distance) AS rank FROM typ
+    ),
+    ids AS (
+        SELECT id FROM vec_ranked UNION SELECT id FROM txt_ranked UNION SELECT id FROM typ_ranked
+    ),
     fused AS (
-        SELECT COALESCE(v.id, t.id) AS id,
+        SELECT ids.id,
                COALESCE(%(vector_weight)s / (%(rrf_k)s + v.rank), 0)
-             + COALESCE(%(text_weight)s / (%(rrf_k)s + t.rank), 0) AS score,
+             + COALESCE(%(text_weight)s / (%(rrf_k)s + t.rank), 0)
+             + COALESCE(%(statement_weight)s / (%(rrf_k)s + s.rank), 0) AS score,
                1 - v.distance AS vector_score,
                t.rank_cd AS text_score
-          FROM vec_ranked v
-          FULL OUTER JOIN txt_ranked t ON t.id = v.id
+          FROM ids
+          LEFT JOIN vec_ranked v ON v.id = ids.id
+          LEFT JOIN txt_ranked t ON t.id = ids.id
+          LEFT JOIN typ_ranked s ON s.id = ids.id
     )
     SELECT c.id, c.document_id, d.title, d.source, COALESCE(co.name, ''), d.ticker, d.doc_type,
            d.fiscal_year, d.fiscal_period, c.page_start, c.page_end, c.section, c.text,
-           f.score, f.vector_score, f.text_score, c.header
+           f.score, f.vector_score, f.text_score, c.header, c.page_type
       FROM fused f
       JOIN retrieval_chunk c ON c.id = f.id
       JOIN retrieval_document d ON d.id = c.document_id
@@ -318,11 +338,17 @@ def _run_search(
     dims: int,
     k: int,
     filters: SearchFilters,
+    intent: QuestionIntent,
+    evidence: StatementEvidence,
 ) -> list[RetrievedChunk]:
     params: dict[str, Any] = {
         "tenant": tenant.pk,
         "model": model,
-        "text": query,
+        # Every word of the question, or any line item of its metrics.
+        "text": intent.search_text,
+        "phrases": full_text_query("", intent.line_items),
+        "page_types": list(evidence.wanted),
+        "statement_weight": STATEMENT_WEIGHT,
         "vector": str(vector),
         "candidates": max(CANDIDATES, k),
         # Every fused candidate goes to the re-rank, which picks the final k.
@@ -332,7 +358,7 @@ def _run_search(
         "text_weight": TEXT_WEIGHT,
     }
     column = "embedding" if dims == MINILM_DIMENSIONS else "embedding_1536"
-    sql = _hybrid_sql(column, _where(filters, params))
+    sql = _hybrid_sql(column, _where(filters, params), statements=bool(evidence.wanted))
     with transaction.atomic(), connection.cursor() as cursor:
         # For this transaction (one statement, one round trip for both): pgvector 0.8 keeps
         # scanning the HNSW index until enough rows pass the filters, so a tenant-filtered search
@@ -363,6 +389,7 @@ def _run_search(
             score=float(row[13]),
             vector_score=float(row[14]) if row[14] is not None else None,
             text_score=float(row[15]) if row[15] is not None else None,
+            page_type=row[17] or "",
         )
         for row in rows
     }
@@ -370,7 +397,7 @@ def _run_search(
     # Lexical re-rank and page aggregation (measured in bench/retrieval_lab: the largest
     # page-level gain after scoping); one chunk per page comes back, best first.
     ranked = rerank(
-        query,
+        intent.search_text,
         [
             Candidate(
                 chunk_id=c.chunk_id,
@@ -382,9 +409,12 @@ def _run_search(
                 score=c.score,
                 vector_score=c.vector_score,
                 text_score=c.text_score,
+                page_type=c.page_type,
+                fiscal_year=c.fiscal_year,
             )
             for c in chunks.values()
         ],
+        evidence=evidence,
         top_n=len(chunks),
     )
     return [replace(chunks[cast(int, c.chunk_id)], score=c.score) for c in ranked[:k]]
@@ -427,13 +457,22 @@ def chunk_search(
         raise ValidationFailed("k must be between 1 and 100.")
     embedder = embedder or get_embedder()
     timings: dict[str, float] = {}
+    intent = read_question(query)
     started = time.perf_counter()
-    vector = embedder.embed_query(query)
+    vector = embedder.embed_query(intent.search_text)
     timings["embed_ms"] = (time.perf_counter() - started) * 1000
     if directory is None:
         directory = company_directory(tenant=tenant)
     names = {int(c.id): c.name for c in directory}
 
+    years = scope_from_question(query, directory).fiscal_years
+    evidence = StatementEvidence(
+        named=tuple(intent.named_statements),
+        implied=tuple(intent.implied_statements),
+        line_items=intent.line_item_groups,
+        year=max(years) if years else None,
+        asks_why=intent.asks_why,
+    )
     attempts: list[tuple[SearchFilters, bool, tuple[str, ...]]] = []
     if filters is not None and not filters.is_empty:
         attempts.append((filters, False, ()))
@@ -471,6 +510,8 @@ def chunk_search(
                 dims=embedder.dimensions,
                 k=k,
                 filters=used[0],
+                intent=intent,
+                evidence=evidence,
             )
             metrics.VECTOR_SEARCH_LATENCY.labels(mode="hybrid").observe(
                 time.perf_counter() - attempt_started

@@ -28,6 +28,7 @@ from retrieval.chunking import (
 )
 from retrieval.company_names import company_aliases_clean, company_name_problem
 from retrieval.embeddings import Embedder, get_embedder
+from retrieval.finance.pages import page_types_from_chunks
 from retrieval.models import (
     MINILM_DIMENSIONS,
     Chunk,
@@ -394,6 +395,7 @@ def document_ingest(
     }
     longest = max((minilm_token_count(h) for h in headers_by_section.values()), default=0)
     chunks = chunk_pages(parsed.pages, header_tokens=longest + 1)
+    page_types = page_types_from_chunks((min(c.pages), c.section, c.text) for c in chunks)
     headers = [
         headers_by_section.get(chunk.section) or chunk_header(document, chunk.section)
         for chunk in chunks
@@ -424,6 +426,7 @@ def document_ingest(
                     page_start=min(chunk.pages),
                     page_end=max(chunk.pages),
                     token_count=chunk.token_count,
+                    page_type=page_types[min(chunk.pages)],
                     embedding_model=embedder.model_name,
                     **{column: vector},
                 )
@@ -607,3 +610,23 @@ def corpus_load_manifest(*, tenant: Tenant | None, manifest: Path) -> list[Inges
         )
         outcomes.append(document_ingest(document_id=document.pk))
     return outcomes
+
+
+def document_page_types_refresh(*, document_id: int) -> int:
+    """Re-classify the pages of a stored document from its chunks (after the classifier
+    changed); returns how many chunks changed type."""
+    rows = list(
+        Chunk.objects.filter(document_id=document_id)
+        .order_by("ordinal")
+        .values_list("page_start", "section", "text", "page_type")
+    )
+    types = page_types_from_chunks((page, section, text) for page, section, text, _ in rows)
+    changed = 0
+    with transaction.atomic():
+        for page, kind in types.items():
+            changed += (
+                Chunk.objects.filter(document_id=document_id, page_start=page)
+                .exclude(page_type=kind)
+                .update(page_type=kind)
+            )
+    return changed

@@ -121,3 +121,65 @@ def test_page_aggregation_keeps_one_chunk_per_page_and_rewards_repeated_matches(
 
 def test_rerank_of_an_empty_list_is_empty():
     assert rerank("q", []) == []
+
+
+def _page(chunk_id: int, page: int, kind: str, text: str, *, score: float, doc: str = "d"):
+    return Candidate(
+        chunk_id=chunk_id, document_id=doc, page=page, text=text, score=score, page_type=kind
+    )
+
+
+def test_a_ratio_over_two_statements_brings_both_statement_pages_to_the_top():
+    from retrieval.ranking import StatementEvidence
+
+    question = "What is the inventory turnover ratio?"
+    candidates = [
+        _page(1, 40, "mda", "Inventory turnover improved as inventories fell.", score=1.0),
+        _page(2, 41, "mda", "Inventory turnover ratio discussion of inventory levels.", score=0.9),
+        _page(3, 12, "risk_factors", "Inventory risk and turnover.", score=0.8),
+        _page(4, 58, "balance_sheet", "Inventories | 678 | 685", score=0.1),
+        _page(5, 56, "income_statement", "Cost of sales | 2,911 | 3,667", score=0.05),
+    ]
+    evidence = StatementEvidence(
+        implied=("income_statement", "balance_sheet"),
+        line_items=(("inventories",), ("cost of sales",)),
+    )
+
+    ranked = rerank(question, candidates, evidence=evidence)
+
+    assert {c.page for c in ranked[:2]} == {56, 58}
+
+
+def test_a_single_implied_statement_is_a_hint_not_a_guaranteed_place():
+    from retrieval.ranking import StatementEvidence
+
+    evidence = StatementEvidence(implied=("income_statement",))
+
+    assert evidence.needed == ()
+    assert StatementEvidence(named=("balance_sheet",)).needed == ("balance_sheet",)
+
+
+def test_the_named_statement_page_outranks_prose_about_the_same_metric():
+    from retrieval.ranking import StatementEvidence
+
+    candidates = [
+        _page(1, 40, "mda", "Capital expenditures were higher this year than last.", score=1.0),
+        _page(2, 60, "cash_flow", "Purchases of property, plant and equipment | (96)", score=0.9),
+        _page(3, 12, "risk_factors", "Our business depends on suppliers.", score=0.0),
+    ]
+    evidence = StatementEvidence(
+        named=("cash_flow",),
+        line_items=(("capital expenditures", "purchases of property, plant and equipment"),),
+    )
+
+    ranked = rerank("What was capital expenditure in 2015?", candidates, evidence=evidence)
+
+    assert ranked[0].page == 60
+
+
+def test_full_text_query_ors_content_words_and_quotes_line_item_phrases():
+    from retrieval.ranking import full_text_query
+
+    query = full_text_query("What is the FY2016 COGS?", ["cost of sales"])
+
+    assert query == 'cogs or "cost of sales"'

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('retrieval', '0001_initial'),
+        ('retrieval', '0002_company_directory_per_tenant'),
     ]
 
     operations = [

@@ -1,0 +1,476 @@
+"""Financial vocabulary as data: page types, statement titles and line items, metrics and the
+words analysts use for them, and the instructions they append to questions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class PageType(StrEnum):
+    """What a page of a filing is; the first five are the primary financial statements."""
+
+    INCOME_STATEMENT = "income_statement"
+    COMPREHENSIVE_INCOME = "comprehensive_income"
+    BALANCE_SHEET = "balance_sheet"
+    CASH_FLOW = "cash_flow"
+    EQUITY_STATEMENT = "equity_statement"
+    NOTES = "notes"
+    MDA = "mda"
+    RISK_FACTORS = "risk_factors"
+    BUSINESS = "business"
+    MARKET_RISK = "market_risk"
+    SELECTED_DATA = "selected_data"
+    AUDITOR_REPORT = "auditor_report"
+    CONTROLS = "controls"
+    GOVERNANCE = "governance"
+    EXHIBITS = "exhibits"
+    COVER = "cover"
+    CONTENTS = "contents"
+    OTHER = "other"
+
+
+STATEMENTS = (
+    PageType.INCOME_STATEMENT,
+    PageType.COMPREHENSIVE_INCOME,
+    PageType.BALANCE_SHEET,
+    PageType.CASH_FLOW,
+    PageType.EQUITY_STATEMENT,
+)
+
+# Titles printed at the top of each statement (regular expressions over lower-cased text with
+# straight apostrophes). Order matters: a combined "statements of operations and comprehensive
+# income" is an income statement, so the income titles are tried before the comprehensive one.
+STATEMENT_TITLES: tuple[tuple[PageType, str], ...] = (
+    (PageType.CASH_FLOW, r"statements? of (?:consolidated )?cash flows?|cash flows? statements?"),
+    (
+        PageType.BALANCE_SHEET,
+        r"balance sheets?|statements? of (?:consolidated )?financial (?:position|condition)",
+    ),
+    (
+        PageType.EQUITY_STATEMENT,
+        r"statements? of (?:consolidated )?(?:changes in )?(?:\w+ )?(?:stockholders|shareholders|"
+        r"shareowners|owners|members)'? ?(?:equity|deficit|investment)"
+        r"|statements? of (?:changes in )?"
+        r"equity",
+    ),
+    (
+        PageType.INCOME_STATEMENT,
+        r"statements? of (?:consolidated )?(?:operations|income|earnings|(?:comprehensive )?"
+        r"(?:income|loss|earnings) and (?:comprehensive )?(?:income|loss))(?! and comprehensive)"
+        r"|income statements?|statements? of operations and comprehensive|"
+        r"statements? of (?:income|earnings) and comprehensive",
+    ),
+    (
+        PageType.COMPREHENSIVE_INCOME,
+        r"statements? of (?:consolidated )?comprehensive (?:income|loss|earnings)",
+    ),
+)
+
+# Line items that mark each statement's body (substrings of lower-cased row labels). A page whose
+# rows carry several of one statement's items is that statement even without its title (the
+# second page of a balance sheet, a statement printed inside an earnings release).
+STATEMENT_LINE_ITEMS: dict[PageType, tuple[str, ...]] = {
+    PageType.CASH_FLOW: (
+        "operating activities",
+        "investing activities",
+        "financing activities",
+        "depreciation",
+        "purchases of property",
+        "capital expenditures",
+        "beginning of",
+        "end of",
+        "dividends paid",
+        "proceeds from",
+        "repayments",
+        "changes in operating assets",
+    ),
+    PageType.BALANCE_SHEET: (
+        "total current assets",
+        "total assets",
+        "total current liabilities",
+        "total liabilities",
+        "accounts payable",
+        "inventor",
+        "property, plant and equipment",
+        "property and equipment",
+        "retained earnings",
+        "goodwill",
+        "accounts receivable",
+        "total equity",
+        "stockholders' equity",
+        "shareholders' equity",
+        "accrued",
+    ),
+    PageType.INCOME_STATEMENT: (
+        "cost of sales",
+        "cost of revenue",
+        "cost of goods sold",
+        "cost of products sold",
+        "gross margin",
+        "gross profit",
+        "operating income",
+        "income from operations",
+        "before income taxes",
+        "provision for income taxes",
+        "income tax expense",
+        "net income",
+        "net earnings",
+        "net loss",
+        "per share",
+        "net revenue",
+        "net sales",
+        "total revenue",
+        "selling, general",
+        "research and development",
+        "interest expense",
+        "diluted",
+        "operating expenses",
+    ),
+    PageType.EQUITY_STATEMENT: (
+        "balance at",
+        "balances at",
+        "balance as of",
+        "dividends declared",
+        "additional paid-in",
+        "treasury",
+        "other comprehensive",
+        "repurchase",
+        "stock-based compensation",
+    ),
+    PageType.COMPREHENSIVE_INCOME: (
+        "other comprehensive",
+        "comprehensive income",
+        "comprehensive loss",
+        "foreign currency translation",
+        "unrealized",
+    ),
+}
+
+# Words that name a statement in a question ("using the cash flow statement").
+STATEMENT_CUES: tuple[tuple[PageType, str], ...] = (
+    (
+        PageType.CASH_FLOW,
+        r"cash[- ]flows? statements?|statements? of (?:consolidated )?cash flows?",
+    ),
+    (
+        PageType.BALANCE_SHEET,
+        r"balance sheets?|statements? of financial (?:position|condition)",
+    ),
+    (
+        PageType.INCOME_STATEMENT,
+        r"income statements?|statements? of (?:consolidated )?(?:income|operations|earnings)"
+        r"|p ?& ?l(?: statements?)?|profit and loss(?: statements?)?",
+    ),
+    (
+        PageType.EQUITY_STATEMENT,
+        r"statements? of (?:changes in )?(?:stockholders'?|shareholders'?)? ?equity",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A financial measure: how questions name it, the line items that hold it, and the
+    statements those line items are printed on."""
+
+    name: str
+    terms: tuple[str, ...]  # regular expressions over the lower-cased question
+    line_items: tuple[str, ...]  # filing wording, lower case
+    statements: tuple[PageType, ...]
+
+
+_IS, _BS, _CF = PageType.INCOME_STATEMENT, PageType.BALANCE_SHEET, PageType.CASH_FLOW
+
+METRICS: tuple[Metric, ...] = (
+    Metric(
+        "capital expenditure",
+        (
+            r"capex",
+            r"capital expenditures?",
+            r"capital spending",
+            r"purchases? of (?:pp&e|property)",
+        ),
+        (
+            "purchases of property, plant and equipment",
+            "purchases of property and equipment",
+            "capital expenditures",
+            "additions to property",
+            "payments for property",
+        ),
+        (_CF,),
+    ),
+    Metric(
+        "cost of goods sold",
+        (r"cogs", r"cost of (?:goods|products) sold", r"cost of sales", r"cost of revenues?"),
+        ("cost of sales", "cost of revenue", "cost of goods sold", "cost of products sold"),
+        (_IS,),
+    ),
+    Metric(
+        "revenue",
+        (r"revenues?", r"net sales", r"(?<!cost of )sales", r"top ?line"),
+        ("total revenues", "net revenues", "net sales", "revenues", "total net sales"),
+        (_IS,),
+    ),
+    Metric(
+        "gross margin",
+        (r"gross (?:margin|profit)",),
+        ("gross margin", "gross profit", "cost of sales", "cost of revenue"),
+        (_IS,),
+    ),
+    Metric(
+        "operating income",
+        (r"operating (?:income|margin|profit|loss)", r"ebit(?!da)", r"income from operations"),
+        ("operating income", "income from operations", "operating profit", "operating loss"),
+        (_IS,),
+    ),
+    Metric(
+        "net income",
+        (r"net (?:income|earnings|profit|loss)", r"bottom line", r"profit margin"),
+        ("net income", "net earnings", "net loss"),
+        (_IS,),
+    ),
+    Metric(
+        "earnings per share",
+        (r"\beps\b", r"earnings per share", r"per share"),
+        ("per share", "diluted", "basic"),
+        (_IS,),
+    ),
+    Metric(
+        "depreciation and amortization",
+        (r"d&a", r"depreciation", r"amortization"),
+        ("depreciation and amortization", "depreciation", "amortization"),
+        (_CF,),
+    ),
+    Metric(
+        "ebitda",
+        (r"ebitda",),
+        ("operating income", "depreciation and amortization", "depreciation"),
+        (_IS, _CF),
+    ),
+    Metric(
+        "interest expense",
+        (r"interest expense", r"interest coverage", r"times interest earned"),
+        ("interest expense", "operating income"),
+        (_IS,),
+    ),
+    Metric(
+        "income tax",
+        (r"effective tax rate", r"income tax(?:es)?", r"tax expense", r"tax provision"),
+        ("provision for income taxes", "income tax expense", "income taxes", "before income taxes"),
+        (_IS,),
+    ),
+    Metric(
+        "operating cash flow",
+        (
+            r"operating cash flows?",
+            r"cash (?:flows? )?from operations",
+            r"cash (?:flows? )?(?:from|provided by|used in) operating",
+            r"operating activities",
+        ),
+        ("net cash provided by operating activities", "operating activities"),
+        (_CF,),
+    ),
+    Metric(
+        "investing and financing cash flows",
+        (r"investing activities", r"financing activities", r"cash flows?(?! statement)"),
+        ("investing activities", "financing activities", "operating activities"),
+        (_CF,),
+    ),
+    Metric(
+        "free cash flow",
+        (r"free cash flows?", r"\bfcf\b"),
+        ("operating activities", "purchases of property", "capital expenditures"),
+        (_CF,),
+    ),
+    Metric(
+        "dividends",
+        (r"dividends?", r"payout ratio"),
+        ("dividends paid", "cash dividends", "dividends"),
+        (_CF,),
+    ),
+    Metric(
+        "share repurchases",
+        (
+            r"buy ?backs?",
+            r"(?:share|stock) repurchases?",
+            r"repurchases? of (?:common )?(?:stock|shares)",
+        ),
+        (
+            "repurchases of common stock",
+            "repurchase of common stock",
+            "purchases of treasury stock",
+        ),
+        (_CF,),
+    ),
+    Metric(
+        "total assets",
+        (r"total assets", r"asset base"),
+        ("total assets",),
+        (_BS,),
+    ),
+    Metric(
+        "current assets and liabilities",
+        (r"current assets", r"current liabilities", r"current ratio", r"liquidity ratio"),
+        ("total current assets", "total current liabilities"),
+        (_BS,),
+    ),
+    Metric(
+        "working capital",
+        (r"working capital",),
+        ("total current assets", "total current liabilities"),
+        (_BS,),
+    ),
+    Metric(
+        "quick ratio",
+        (r"quick ratio", r"acid[- ]test"),
+        (
+            "cash and cash equivalents",
+            "short-term investments",
+            "marketable securities",
+            "accounts receivable",
+            "total current liabilities",
+        ),
+        (_BS,),
+    ),
+    Metric(
+        "inventory",
+        (r"inventor(?:y|ies)",),
+        ("inventories", "merchandise inventories", "inventory"),
+        (_BS,),
+    ),
+    Metric(
+        "inventory turnover",
+        (r"inventory turnover", r"days (?:of |in )?inventory", r"\bdio\b", r"inventory days"),
+        ("inventories", "cost of sales", "cost of revenue", "cost of goods sold"),
+        (_IS, _BS),
+    ),
+    Metric(
+        "receivables",
+        (r"(?:accounts )?receivables?", r"\bdso\b", r"days sales outstanding"),
+        ("accounts receivable", "receivables"),
+        (_BS,),
+    ),
+    Metric(
+        "days sales outstanding",
+        (r"\bdso\b", r"days sales outstanding", r"receivables? turnover"),
+        ("accounts receivable", "net sales", "revenues"),
+        (_IS, _BS),
+    ),
+    Metric(
+        "payables",
+        (r"accounts payable", r"payables?"),
+        ("accounts payable",),
+        (_BS,),
+    ),
+    Metric(
+        "days payable outstanding",
+        (r"\bdpo\b", r"days payables? outstanding", r"payables? turnover"),
+        ("accounts payable", "cost of sales", "inventories"),
+        (_IS, _BS),
+    ),
+    Metric(
+        "property, plant and equipment",
+        (r"pp&e", r"property,? plant,? and equipment", r"property and equipment", r"fixed assets?"),
+        ("property, plant and equipment", "property and equipment"),
+        (_BS,),
+    ),
+    Metric(
+        "fixed asset turnover",
+        (r"fixed asset turnover", r"pp&e turnover"),
+        ("property, plant and equipment", "property and equipment", "revenues", "net sales"),
+        (_IS, _BS),
+    ),
+    Metric(
+        "asset turnover",
+        (r"(?<!fixed )asset turnover",),
+        ("total assets", "revenues", "net sales"),
+        (_IS, _BS),
+    ),
+    Metric(
+        "return on assets",
+        (r"return on (?:total )?assets", r"\broa\b"),
+        ("net income", "total assets"),
+        (_IS, _BS),
+    ),
+    Metric(
+        "return on equity",
+        (r"return on (?:shareholders'? |stockholders'? )?equity", r"\broe\b"),
+        ("net income", "total equity", "shareholders' equity", "stockholders' equity"),
+        (_IS, _BS),
+    ),
+    Metric(
+        "debt",
+        (r"(?:total |long[- ]term |short[- ]term )?debt", r"borrowings", r"leverage"),
+        ("long-term debt", "short-term debt", "current portion of long-term debt", "borrowings"),
+        (_BS,),
+    ),
+    Metric(
+        "cash",
+        (r"cash and (?:cash )?equivalents", r"cash balance", r"cash on hand"),
+        ("cash and cash equivalents",),
+        (_BS,),
+    ),
+    Metric(
+        "equity",
+        (r"(?:shareholders|stockholders)'? equity", r"book value", r"total equity"),
+        ("total equity", "shareholders' equity", "stockholders' equity"),
+        (_BS,),
+    ),
+    Metric(
+        "goodwill and intangibles",
+        (r"goodwill", r"intangible assets"),
+        ("goodwill", "intangible assets"),
+        (_BS,),
+    ),
+    Metric(
+        "retained earnings",
+        (r"retained earnings", r"accumulated deficit"),
+        ("retained earnings", "accumulated deficit"),
+        (_BS,),
+    ),
+    Metric(
+        "selling, general and administrative",
+        (r"sg&a", r"selling,? general,? and administrative"),
+        ("selling, general and administrative",),
+        (_IS,),
+    ),
+    Metric(
+        "research and development",
+        (r"r&d", r"research and development"),
+        ("research and development",),
+        (_IS,),
+    ),
+)
+
+# Phrases analysts append to say how to answer, not what to find: they steer (units, rounding,
+# which statement) but their words match nothing useful in a filing.
+INSTRUCTION_PATTERNS: tuple[str, ...] = (
+    r"\(?\s*in (?:units of )?(?:usd|us\$|\$)? ?(?:millions|billions|thousands|percents?)\s*\)?",
+    r"in units of [\w ]+?(?=[.,;)]|$)",
+    r"(?:please )?(?:state|give|provide|express|report) (?:your |the )?answer[^.?]*",
+    r"answer in [^.?]*",
+    r"round(?:ed)? (?:your answer |the answer )?to [\w ]+? decimal places?",
+    r"(?:please )?(?:provide|give) a response to the question[^.?]*",
+    r"respond to the question[^.?]*",
+    r"(?:please )?(?:base|basing) your (?:judg(?:e)?ments?|answers?)[^.?,]*",
+    r"(?:by )?(?:primarily |only )?(?:using|referencing|relying on|utiliz(?:e|ing)) "
+    r"(?:only )?(?:the )?(?:information|details|line items)[^.?,]*",
+    r"(?:according to|using|based on) (?:the )?(?:information|details)[^.?,]*",
+    r"compute or extract the answer[^.?]*",
+    r"calculate what was asked[^.?]*",
+    r"answer the following question as if[^.?]*",
+    r"we (?:need|want) to calculate[^.?]*",
+    r"please help us compute it[^.?]*",
+    r"here's the question:?",
+    r"if [\w ]+ is not a useful or relevant metric[^.?]*",
+)
+
+# Questions asking for causes or commentary: answered by prose (MD&A, a release's narrative), not
+# by a statement's table, even when they name a metric.
+EXPLANATION_CUES: tuple[str, ...] = (
+    r"what (?:drove|drives|caused|causes|led to|explains?)",
+    r"\bwhy\b",
+    r"reasons? for",
+    r"\bexplain\b",
+)
