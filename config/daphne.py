@@ -27,4 +27,4 @@ def daphne_raw_bodies() -> None:
         original(self, *args, **kwargs)
 
     __init__.finrag_raw_bodies = True  # type: ignore[attr-defined]
-    WebRequest.__init__ = __init__  # type: ignore[method-assign]
+    WebRequest.__init__ = __init__
