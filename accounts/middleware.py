@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import IO, Any
 
 import redis
@@ -15,6 +15,7 @@ from django.core.handlers.asgi import ASGIHandler, ASGIRequest
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from django.utils.deprecation import MiddlewareMixin
 
 logger = logging.getLogger(__name__)
 
@@ -75,16 +76,13 @@ def _is_house_error(response: HttpResponse) -> bool:
     return isinstance(body, dict) and isinstance(body.get("error"), dict)
 
 
-class ApiErrorMiddleware:
+class ApiErrorMiddleware(MiddlewareMixin):
     """Under /api/: outages answer 503 JSON with Retry-After, an oversized body 413 JSON, a
     malformed body 400 JSON, and any other error response in HTML or plain text becomes the
-    house JSON error with the same status (its Allow or Retry-After headers kept)."""
+    house JSON error with the same status (its Allow or Retry-After headers kept). Sync and
+    async capable (MiddlewareMixin), like Django's own middleware."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], Any]):
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> Any:
-        response = self.get_response(request)
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         if not request.path.startswith(API_PREFIX) or response.status_code < 400:
             return response
         if _is_house_error(response):
