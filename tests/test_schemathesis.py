@@ -114,7 +114,7 @@ def schemathesis(server: Server, name: str, seconds: int, *selection: str) -> st
         "--no-color",
     ]
     run = subprocess.run(
-        command, cwd=BASE_DIR, capture_output=True, text=True, timeout=seconds + 90
+        command, cwd=ARTIFACTS, capture_output=True, text=True, timeout=seconds + 90
     )
     output = run.stdout + run.stderr
     (ARTIFACTS / f"{name}.txt").write_text(output)
