@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import IO, Any
 
 import redis
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.asgi import ASGIHandler, ASGIRequest
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,8 @@ def _is_house_error(response: HttpResponse) -> bool:
 class ApiErrorMiddleware:
     """Under /api/: outages answer 503 JSON with Retry-After, an oversized body 413 JSON, a
     malformed body 400 JSON, and any other error response in HTML or plain text becomes the
-    house JSON error with the same status (its Allow or Retry-After headers kept)."""
+    house JSON error with the same status (its Allow or Retry-After headers kept). Sync and
+    async capable, so an async chain stays on the event loop."""
 
     # Both flavours: under ASGI the chain stays on the event loop (no thread hop per request).
     sync_capable = True
@@ -127,9 +128,12 @@ class ApiAsgiHandler(ASGIHandler):
     request it cannot decode: 400 with no body; an oversized one: 413 in plain text) are house
     JSON errors under /api/ too."""
 
-    def create_request(self, scope: dict[str, Any], body_file: Any) -> tuple[Any, Any]:
-        request, error = super().create_request(scope, body_file)
-        if error is not None and str(scope.get("path", "")).startswith(API_PREFIX):
-            code = "malformed_request" if error.status_code == 400 else None
-            error = error_response(error.status_code, code)
-        return request, error
+    def create_request(
+        self, scope: Mapping[str, Any], body_file: IO[bytes]
+    ) -> tuple[ASGIRequest, None] | tuple[None, HttpResponseBase]:
+        created = super().create_request(scope, body_file)
+        error = created[1]
+        if error is None or not str(scope.get("path", "")).startswith(API_PREFIX):
+            return created
+        code = "malformed_request" if error.status_code == 400 else None
+        return None, error_response(error.status_code, code)

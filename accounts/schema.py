@@ -3,6 +3,7 @@
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiParameter
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
@@ -88,3 +89,14 @@ def error_responses_postprocess(
             for status, description in errors.items():
                 responses.setdefault(status, {"description": description, "content": content})
     return result
+
+
+def int_query_parameter(
+    name: str, *, low: int, high: int, default: int, description: str = ""
+) -> OpenApiParameter:
+    """A whole-number query parameter with its real range, so clients and fuzzers know it."""
+    return OpenApiParameter(
+        name,
+        {"type": "integer", "minimum": low, "maximum": high, "default": default},
+        description=description,
+    )

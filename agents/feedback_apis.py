@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from accounts.api_base import TenantApiView
 from accounts.errors import PermissionDenied, ValidationFailed
+from accounts.schema import int_query_parameter
 from agents import feedback as feedback_services
 
 MAX_REPORT_DAYS = 366
@@ -94,7 +95,9 @@ class FeedbackReportApi(TenantApiView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("days", int, description="Look-back in days, 1-366 (default 30)."),
+            int_query_parameter(
+                "days", low=1, high=MAX_REPORT_DAYS, default=30, description="Look-back in days."
+            ),
             OpenApiParameter("scope", str, enum=["tenant", "all"], description="all: staff only"),
         ],
         responses=FeedbackReportOutputSerializer,

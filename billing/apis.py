@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from accounts.api_base import TenantApiView, tenant_resolve
 from accounts.errors import NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
 from accounts.models import Membership, Tenant
+from accounts.schema import int_query_parameter
 from billing import selectors
 from billing.contracts import BudgetStatus
 
@@ -200,7 +201,10 @@ class UserCostReportApi(ReportApiView):
 class ProviderCostReportApi(ReportApiView):
     """Per provider over the last `days` (default 7): cost, tokens, calls, questions."""
 
-    @extend_schema(parameters=[TENANT_PARAM, OpenApiParameter("days", int)], responses=dict)
+    @extend_schema(
+        parameters=[TENANT_PARAM, int_query_parameter("days", low=1, high=366, default=7)],
+        responses=dict,
+    )
     def get(self, request: Request) -> Response:
         days = self._int_param("days", 7, low=1, high=366)
         rows = selectors.provider_costs(tenant=self.tenant_filter, days=days)
@@ -210,7 +214,10 @@ class ProviderCostReportApi(ReportApiView):
 class ExpensiveQueryReportApi(ReportApiView):
     """The 20 most expensive questions of the last `hours` (default 24)."""
 
-    @extend_schema(parameters=[TENANT_PARAM, OpenApiParameter("hours", int)], responses=dict)
+    @extend_schema(
+        parameters=[TENANT_PARAM, int_query_parameter("hours", low=1, high=24 * 31, default=24)],
+        responses=dict,
+    )
     def get(self, request: Request) -> Response:
         hours = self._int_param("hours", 24, low=1, high=24 * 31)
         rows = selectors.expensive_queries(tenant=self.tenant_filter, hours=hours)
@@ -221,7 +228,10 @@ class OptimisationReportApi(ReportApiView):
     """Cache hit rate and savings, and the measured savings of routing short answers to the
     cheapest model, over the last `days` (default 7)."""
 
-    @extend_schema(parameters=[TENANT_PARAM, OpenApiParameter("days", int)], responses=dict)
+    @extend_schema(
+        parameters=[TENANT_PARAM, int_query_parameter("days", low=1, high=366, default=7)],
+        responses=dict,
+    )
     def get(self, request: Request) -> Response:
         days = self._int_param("days", 7, low=1, high=366)
         report = selectors.optimisation_report(tenant=self.tenant_filter, days=days)

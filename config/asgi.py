@@ -10,6 +10,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 django.setup(set_prefix=False)
 
 from accounts.middleware import ApiAsgiHandler  # noqa: E402
+from config.daphne import daphne_raw_bodies  # noqa: E402
+
+daphne_raw_bodies()
 
 # Django's own handler (get_asgi_application), with its pre-middleware errors in house JSON.
 django_asgi_app = ApiAsgiHandler()

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connections
 
 from tests.fakes.llm_server import FakeLLMServer
+from tests.live_server import database_url as _database_url
+from tests.live_server import free_port as _free_port
+from tests.live_server import wait_until_up as _wait_until_up
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 ARTIFACTS = BASE_DIR / "test-artifacts"
@@ -35,36 +35,6 @@ CHROMIUM_ARGS = [
 WIDE = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
 PASSWORD = "correct horse battery staple"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    user = quote(db["USER"] or "", safe="")
-    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    host, port, name = db["HOST"] or "", db["PORT"] or "5432", db["NAME"]
-    if host.startswith("/"):  # a unix socket directory
-        return f"postgres://{user}{password}@/{name}?host={quote(host, safe='/')}&port={port}"
-    return f"postgres://{user}{password}@{host}:{port}/{name}"
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited early; see {log}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.25)
-    raise RuntimeError(f"the server did not answer {url} in time; see {log}")
 
 
 @dataclass

@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 
 from agents.models import Message
 from agents.services import conversation_create
-from billing.models import Reservation, LedgerEntry
+from billing.models import LedgerEntry, Reservation
 from tests.security.sockets import glueworks_filing, next_frame, socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,9 +23,7 @@ def viewer_conversation(make_member):
 
 def nothing_spent() -> bool:
     return not (
-        Message.objects.exists()
-        or LedgerEntry.objects.exists()
-        or Reservation.objects.exists()
+        Message.objects.exists() or LedgerEntry.objects.exists() or Reservation.objects.exists()
     )
 
 

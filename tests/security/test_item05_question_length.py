@@ -47,9 +47,7 @@ def test_an_over_long_question_is_refused_before_any_slot_hold_or_message(analys
 
 
 def test_search_refuses_the_same_length_with_the_same_error(analyst):
-    response = analyst.client().post(
-        "/api/v1/search", {"query": "x" * (LIMIT + 1)}, format="json"
-    )
+    response = analyst.client().post("/api/v1/search", {"query": "x" * (LIMIT + 1)}, format="json")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_input"
 
