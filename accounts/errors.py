@@ -86,6 +86,12 @@ class DocumentRejected(ApplicationError):
     default_message = "The document could not be accepted."
 
 
+class RequestTooLarge(ApplicationError):
+    code = "request_too_large"
+    status_code = 413
+    default_message = "The request body is too large."
+
+
 class ProviderUnavailable(ApplicationError):
     code = "provider_unavailable"
     status_code = 503

@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels with session-or-key auth."""
+"""ASGI entry point: HTTP through Django (bodies over REQUEST_BODY_MAX_BYTES refused before they
+are read), websockets through Channels with session-or-key auth."""
 
 import logging
 import os
@@ -22,15 +23,23 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 
 from accounts.ws_auth import TenantAuthMiddlewareStack  # noqa: E402
+from config.body_limit import (  # noqa: E402
+    RequestBodyLimitMiddleware,
+    daphne_body_limit_install,
+)
 from config.routing import websocket_urlpatterns  # noqa: E402
 
 logging.getLogger("config").info(
     "services: database=%s redis=%s", settings.DATABASE_SOURCE, settings.REDIS_SOURCE
 )
 
+daphne_body_limit_install(max_bytes=settings.REQUEST_BODY_MAX_BYTES)
+
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": RequestBodyLimitMiddleware(
+            django_asgi_app, max_bytes=settings.REQUEST_BODY_MAX_BYTES
+        ),
         "websocket": AllowedHostsOriginValidator(
             TenantAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

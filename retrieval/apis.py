@@ -18,10 +18,12 @@ from rest_framework.response import Response
 from accounts.api_base import TenantApiView
 from accounts.errors import ValidationFailed
 from accounts.fields import IdField, StrictCharField, YearField
+from accounts.selectors import tenant_quota_get
 from retrieval import selectors, services
 from retrieval.chunking import minilm_token_count
 from retrieval.contracts import SearchFilters
 from retrieval.models import FISCAL_PERIODS, Document
+from retrieval.uploads import UploadSizeLimitHandler
 
 FISCAL_PERIOD_CHOICES = list(FISCAL_PERIODS)
 
@@ -113,6 +115,12 @@ class DocumentListApi(TenantApiView):
         request=DocumentUploadSerializer, responses={202: DocumentOutputSerializer(many=True)}
     )
     def post(self, request: Request) -> Response:
+        # Before request.data is read: a file over the tier's limit is refused as it streams.
+        max_bytes = tenant_quota_get(tenant=self.tenant).max_upload_bytes
+        request._request.upload_handlers.insert(
+            0,
+            UploadSizeLimitHandler(max_bytes=max_bytes, request=request._request),
+        )
         raw = cast(dict[str, Any], request.data)
         payload: dict[str, Any] = {k: v for k, v in raw.items() if k not in ("files", "file")}
         payload["files"] = request.FILES.getlist("files") or request.FILES.getlist("file")

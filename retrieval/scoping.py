@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 
 # Corporate suffixes that people leave out when they name a company in a question.
 _SUFFIXES = {
@@ -154,8 +155,8 @@ def _names_in(
     words = {word.lower() for word in _RE_WORD.findall(question)}
     found = []
     for company in companies:
-        for name in _name_variants(company):
-            if _first_word(name) not in words:
+        for name, first_word in _name_variants(company):
+            if first_word not in words:
                 continue
             term = _find_name(question, name, case_insensitive=case_insensitive)
             if term:
@@ -171,8 +172,11 @@ def _first_word(name: str) -> str:
     return match.group(0).lower() if match else ""
 
 
-def _name_variants(company: CompanyEntry) -> list[str]:
-    """The name, its aliases, and the name with legal suffixes and "The" dropped one by one."""
+@lru_cache(maxsize=4096)
+def _name_variants(company: CompanyEntry) -> tuple[tuple[str, str], ...]:
+    """The name, its aliases, and the name with legal suffixes and "The" dropped one by one,
+    each with its first word (see _first_word); longest first. Cached: a turn scopes the same
+    directory several times (decomposition, then each search)."""
     variants = [company.name, *company.aliases]
     words = [w.strip(",") for w in re.split(r"[\s,]+", company.name.replace(".com", " com"))]
     words = [w for w in words if w]
@@ -193,7 +197,9 @@ def _name_variants(company: CompanyEntry) -> list[str]:
         if len(cleaned) >= 2:
             unique.setdefault(cleaned.lower(), cleaned)
     # Longest first, so "The Goldman Sachs Group" is reported rather than a shorter alias.
-    return sorted(unique.values(), key=len, reverse=True)
+    return tuple(
+        (name, _first_word(name)) for name in sorted(unique.values(), key=len, reverse=True)
+    )
 
 
 def _find_name(question: str, name: str, *, case_insensitive: bool) -> str:

@@ -269,6 +269,15 @@ STORAGES = {
 }
 MEDIA_ROOT = DATA_DIR / "media"
 
+# --- Request bodies. REQUEST_BODY_MAX_BYTES caps one request, checked before the body is read
+# (config/body_limit.py: Content-Length at once, a chunked body as it streams); 413 past it.
+# Every file of an upload must also fit its tenant's tier limit (checked as the file streams in
+# the REST upload, retrieval/uploads.py). Uploaded files over FILE_UPLOAD_MAX_MEMORY_SIZE are
+# spooled to disk, and form fields are capped at DATA_UPLOAD_MAX_MEMORY_SIZE (Django's).
+REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=128 * 1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.ApiKeyAuthentication",

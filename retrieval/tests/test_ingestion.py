@@ -203,7 +203,7 @@ def test_upload_over_the_tier_limit_is_refused_and_nothing_is_written(analyst):
     tenant.max_upload_bytes_override = 100
     tenant.save()
     response = upload(analyst, "big.txt", b"x" * 101)
-    assert response.status_code == 422
+    assert response.status_code == 413  # refused while the file streams in
     assert response.json()["error"]["details"]["reason"] == "too_large"
     assert not Document.objects.exists()
 
