@@ -24,12 +24,12 @@ SHUTDOWN_DRAIN_SECONDS = env.float("SHUTDOWN_DRAIN_SECONDS", default=20.0)
 graceful_timeout = int(SHUTDOWN_DRAIN_SECONDS) + 5
 # A worker silent this long (a blocked event loop) is restarted.
 timeout = env.int("WEB_WORKER_TIMEOUT", default=60)
-keepalive = env.int("WEB_KEEPALIVE_SECONDS", default=5)
+keepalive = 5
 # Forwarded headers (X-Forwarded-Proto for the TLS redirect) are trusted from these proxies.
 forwarded_allow_ips = env("FORWARDED_ALLOW_IPS", default="127.0.0.1")
 accesslog = env("WEB_ACCESS_LOG", default="") or None
 errorlog = "-"
-loglevel = env("WEB_LOG_LEVEL", default="warning")
+loglevel = "warning"
 proc_name = "finrag-web"
 
 # Prometheus multiprocess mode: every worker writes its metrics to files in this directory and

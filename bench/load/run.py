@@ -118,7 +118,7 @@ class Services:
 def base_env(args: argparse.Namespace) -> dict[str, str]:
     from config import embedded
 
-    pg = embedded.postgres_start(DATA / "postgres")
+    pg = postgres_room(embedded.postgres_start(DATA / "postgres"))
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
@@ -168,6 +168,25 @@ def start_backing_services(services: Services, env: dict[str, str]) -> None:
         env,
     )
     wait_until(lambda: port_answers(FAKE_PORT), 10, "the fake provider")
+
+
+MAX_CONNECTIONS = 400
+
+
+def postgres_room(pg: Any) -> Any:
+    """Every answer in flight holds a connection: 100 conversations need more than the default
+    100 (what production must size too, or put pgbouncer in front)."""
+    import psycopg
+
+    from config import embedded
+
+    with psycopg.connect(pg.uri("postgres"), autocommit=True) as conn:
+        current = int(conn.execute("SHOW max_connections").fetchone()[0])  # type: ignore[index]
+        if current >= MAX_CONNECTIONS:
+            return pg
+        conn.execute(f"ALTER SYSTEM SET max_connections = {MAX_CONNECTIONS}")
+    embedded.postgres_stop(pg.data_dir)
+    return embedded.postgres_start(pg.data_dir)
 
 
 def prepare_database(env: dict[str, str], users: int) -> Path:
