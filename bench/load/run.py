@@ -185,8 +185,16 @@ def postgres_room(pg: Any) -> Any:
         if current >= MAX_CONNECTIONS:
             return pg
         conn.execute(f"ALTER SYSTEM SET max_connections = {MAX_CONNECTIONS}")
-    embedded.postgres_stop(pg.data_dir)
+    postgres_ctl(pg.data_dir, "restart", "-m", "fast")
     return embedded.postgres_start(pg.data_dir)
+
+
+def postgres_ctl(data_dir: Path, *args: str) -> None:
+    """pg_ctl on the embedded server; `restart` also starts a stopped one with its old options."""
+    import pgserver
+
+    user = "pgserver" if os.geteuid() == 0 else None
+    pgserver.pg_ctl(["-w", *args], pgdata=data_dir, user=user)
 
 
 def prepare_database(env: dict[str, str], users: int) -> Path:
