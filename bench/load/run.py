@@ -104,6 +104,9 @@ class Services:
         self.processes.append((name, process))
         return process
 
+    def pid_of(self, name: str) -> int:
+        return next(p.pid for n, p in self.processes if n == name)
+
     def stop_all(self) -> None:
         for _name, process in reversed(self.processes):
             if process.poll() is None:
@@ -255,6 +258,22 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time used so far by a process and its children (the server's workers)."""
+    import psutil
+
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        for process in [root, *root.children(recursive=True)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = process.cpu_times()
+                total += times.user + times.system
+    except psutil.NoSuchProcess:
+        pass
+    return total
+
+
 def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -332,7 +351,9 @@ def database_checks(since: dt.datetime) -> dict[str, Any]:
         attempts += made
         rows += written
         mismatched += made != written
-    holds = Reservation.objects.filter(tenant=tenant, status="active").count()
+    holds = Reservation.objects.filter(
+        tenant=tenant, status="active", created_at__gte=since
+    ).count()
     slots = sum(
         stream_slots_held(tenant=tenant, user=m.user)
         for m in Membership.objects.filter(tenant=tenant).select_related("user")
@@ -469,6 +490,10 @@ def run_phase(
     since = dt.datetime.now(dt.UTC)
     samples_file = DATA / f"samples_{name}.jsonl"
     loads: list[tuple[float, float, float]] = []
+    cpu = {
+        "server": cpu_seconds(server.pid),
+        "fake_provider": cpu_seconds(services.pid_of("fake_provider")),
+    }
     locust = locust_start(
         url=url,
         env=env,
@@ -506,6 +531,9 @@ def run_phase(
         if time.monotonic() - started > args.duration / 2 and len(loads) < 2:
             loads.append(os.getloadavg())
     loads.append(os.getloadavg())
+    cpu["server"] = cpu_seconds(server.pid) - cpu["server"]
+    cpu["fake_provider"] = cpu_seconds(services.pid_of("fake_provider")) - cpu["fake_provider"]
+    cpu["locust"] = os.times().children_user + os.times().children_system - cpu["locust"]
     stop_started = time.monotonic()
     server.send_signal(signal.SIGTERM)
     try:
@@ -533,6 +561,8 @@ def run_phase(
         "answers_per_s": round(summary["complete"] / args.duration, 2),
         "load_average": [round(x, 2) for sample in loads for x in sample[:1]],
         "stop_seconds": round(stop_seconds, 1),
+        "cpu_seconds": {k: round(v, 1) for k, v in cpu.items()},
+        "server_cpu_ms_per_answer": round(1000 * cpu["server"] / max(1, summary["complete"])),
         "summary": summary,
         "database": db,
         "drill": drill,
@@ -561,6 +591,10 @@ def report(result: dict[str, Any]) -> bool:
         f"   TTFT p50 {fmt(s['ttft_p50'])} s p95 {fmt(s['ttft_p95'])} s; full answer p50 "
         f"{fmt(s['full_p50'])} s p95 {fmt(s['full_p95'])} s max {fmt(s['full_max'])} s; "
         f"server stopped in {result['stop_seconds']} s"
+    )
+    print(
+        f"   CPU seconds {result['cpu_seconds']}: server "
+        f"{result['server_cpu_ms_per_answer']} ms per answer"
     )
     print(f"   database: {result['database']}")
     ok = True
