@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 from typing import Any
 
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.db import connections
 
 from accounts.errors import ApplicationError
 from agents import services
@@ -72,19 +74,30 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
                 error_frame("invalid_input", "The question must be a string.").as_frame()
             )
             return
-        try:
-            self.prepared = await services.turn_prepare(
-                tenant=self.scope["tenant"],
-                user=self.scope["user"],
-                membership=self.scope["membership"],
-                conversation_id=self.conversation_id,
-                question=question,
-            )
-        except ApplicationError as exc:
-            await self.send_json(error_frame(exc.code, exc.message, exc.details).as_frame())
-            await self._close_if_draining()
-            return
-        self.turn = asyncio.create_task(self._stream(self.prepared))
+        self.prepared = None
+        self.turn = asyncio.create_task(self._turn(question))
+
+    async def _turn(self, question: str) -> None:
+        """Prepare and stream one turn. As Django does for each HTTP request, the turn's sync
+        work (database, retrieval) runs on a thread of its own rather than on the one thread that
+        every socket of the process would otherwise share; its connections close at the end."""
+        async with ThreadSensitiveContext():
+            try:
+                try:
+                    self.prepared = await services.turn_prepare(
+                        tenant=self.scope["tenant"],
+                        user=self.scope["user"],
+                        membership=self.scope["membership"],
+                        conversation_id=self.conversation_id,
+                        question=question,
+                    )
+                except ApplicationError as exc:
+                    await self.send_json(error_frame(exc.code, exc.message, exc.details).as_frame())
+                    await self._close_if_draining()
+                    return
+                await self._stream(self.prepared)
+            finally:
+                await sync_to_async(connections.close_all)()
 
     async def _stream(self, prepared: services.PreparedTurn) -> None:
         async for event in services.turn_stream(prepared):
