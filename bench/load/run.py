@@ -493,6 +493,8 @@ def run_phase(
     cpu = {
         "server": cpu_seconds(server.pid),
         "fake_provider": cpu_seconds(services.pid_of("fake_provider")),
+        # Reaped children's time: only locust is reaped during the phase.
+        "locust": os.times().children_user + os.times().children_system,
     }
     locust = locust_start(
         url=url,
