@@ -125,7 +125,8 @@ class WebsocketUser(_Conversation):
         while True:
             try:
                 opcode, data = ws.recv_data()
-            except websocket.WebSocketConnectionClosedException:
+            except (websocket.WebSocketConnectionClosedException, OSError):
+                # A browser sees the close as it happens; this client reads only when it asks.
                 self.ws = None
                 return "closed before the turn" if not seen_start else "closed mid-turn"
             if opcode == websocket.ABNF.OPCODE_CLOSE:
