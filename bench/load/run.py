@@ -346,7 +346,12 @@ def database_checks(since: dt.datetime) -> dict[str, Any]:
         if checkpoint is None:
             no_checkpoint += 1
             continue
-        made = len(checkpoint.state.get("attempts", []))
+        # A provider skipped by its open breaker is an attempt without a call: no ledger row.
+        made = sum(
+            1
+            for attempt in checkpoint.state.get("attempts", [])
+            if attempt.get("outcome") != "circuit_open"
+        )
         written = ledger.get(answer.query_id, 0)
         attempts += made
         rows += written
