@@ -564,21 +564,25 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
             "ok": Message.Status.COMPLETE,
             "interrupted": Message.Status.INTERRUPTED,
         }.get(status, Message.Status.ERROR)
-        saved = await asyncio.shield(
-            sync_to_async(_save_turn)(
-                ctx=ctx,
-                conversation=conversation,
-                user_message=user_message,
-                answer=answer,
-                status=message_status,
-                citations=citations,
-                scope=scope,
-                latency_ms=latency_ms,
-                chunk_ids=chunk_ids,
+        try:
+            saved = await asyncio.shield(
+                sync_to_async(_save_turn)(
+                    ctx=ctx,
+                    conversation=conversation,
+                    user_message=user_message,
+                    answer=answer,
+                    status=message_status,
+                    citations=citations,
+                    scope=scope,
+                    latency_ms=latency_ms,
+                    chunk_ids=chunk_ids,
+                )
             )
-        )
-        with contextlib.suppress(Exception):
-            await pipeline.after_agent(ctx, RunOutcome(status=status, answer=answer))
+        finally:
+            # Even when the save fails (the database went away mid-turn): the stream slot is
+            # released, the hold settled when the database allows, the process's drain count kept.
+            with contextlib.suppress(Exception):
+                await pipeline.after_agent(ctx, RunOutcome(status=status, answer=answer))
         ctx.state["message_id"] = saved.pk
     final = next((a for a in reversed(ctx.attempts) if a.outcome in ("ok", "interrupted")), None)
     yield frame(
