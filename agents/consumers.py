@@ -26,6 +26,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
     Frames in: {"type": "ask", "question": "..."} and {"type": "cancel"}."""
 
     turn: asyncio.Task[None] | None = None
+    turn_active = False
     prepared: services.PreparedTurn | None = None
 
     async def connect(self) -> None:
@@ -61,7 +62,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         if content["type"] == "cancel":
             await self._cancel()
             return
-        if self.turn is not None and not self.turn.done():
+        if self.turn_active:
             await self.send_json(
                 error_frame(
                     "turn_in_progress", "Wait for the answer or cancel it first."
@@ -75,6 +76,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             )
             return
         self.prepared = None
+        self.turn_active = True
         self.turn = asyncio.create_task(self._turn(question))
 
     async def _turn(self, question: str) -> None:
@@ -97,6 +99,8 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
                     return
                 await self._stream(self.prepared)
             finally:
+                # Over once its last frame is sent: the next question may come before the cleanup.
+                self.turn_active = False
                 await sync_to_async(connections.close_all)()
 
     async def _stream(self, prepared: services.PreparedTurn) -> None:
