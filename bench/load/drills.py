@@ -409,6 +409,9 @@ def main() -> None:
                 wait_until(lambda: ask_json(url, ctx["key"])[0] == 200, 60, "the server to answer")
     finally:
         services.stop_all()
+        from config import embedded
+
+        embedded.postgres_stop(DATA / "postgres")
     ok = True
     for name, result in results.items():
         print(f"\n== drill {name}")

@@ -644,6 +644,9 @@ def main() -> None:
             results.append(run_phase(name, args, env, keys, services))
     finally:
         services.stop_all()
+        from config import embedded
+
+        embedded.postgres_stop(DATA / "postgres")
     ok = True
     for result in results:
         ok = report(result)
