@@ -89,7 +89,7 @@ loadtest: setup
 	nice -n 5 $(BIN)/python -m bench.load.run --servers daphne,gunicorn
 
 drill-shutdown: setup
-	nice -n 5 $(BIN)/python -m bench.load.run --drill shutdown --drain 3
+	nice -n 5 $(BIN)/python -m bench.load.run --drill shutdown --drain 10
 
 drills: setup drill-shutdown
 	nice -n 5 $(BIN)/python -m bench.load.drills

@@ -7,7 +7,9 @@ import contextlib
 import json
 from typing import Any
 
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.db import connections
 
 from accounts.errors import ApplicationError, PermissionDenied
 from accounts.ws_auth import socket_authorize_async
@@ -26,6 +28,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
     Frames in: {"type": "ask", "question": "..."} and {"type": "cancel"}."""
 
     turn: asyncio.Task[None] | None = None
+    turn_active = False
     prepared: services.PreparedTurn | None = None
 
     async def connect(self) -> None:
@@ -70,7 +73,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         if content["type"] == "cancel":
             await self._cancel()
             return
-        if self.turn is not None and not self.turn.done():
+        if self.turn_active:
             await self.send_json(
                 error_frame(
                     "turn_in_progress", "Wait for the answer or cancel it first."
@@ -92,19 +95,33 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         except ApplicationError as exc:
             await self._refuse(exc)
             return
-        try:
-            self.prepared = await services.turn_prepare(
-                tenant=membership.tenant,
-                user=membership.user,
-                membership=membership,
-                conversation_id=self.conversation_id,
-                question=question,
-            )
-        except ApplicationError as exc:
-            await self.send_json(error_frame(exc.code, exc.message, exc.details).as_frame())
-            await self._close_if_draining()
-            return
-        self.turn = asyncio.create_task(self._stream(self.prepared))
+        self.prepared = None
+        self.turn_active = True
+        self.turn = asyncio.create_task(self._turn(question, membership))
+
+    async def _turn(self, question: str, membership: Any) -> None:
+        """Prepare and stream one turn. As Django does for each HTTP request, the turn's sync
+        work (database, retrieval) runs on a thread of its own rather than on the one thread that
+        every socket of the process would otherwise share; its connections close at the end."""
+        async with ThreadSensitiveContext():
+            try:
+                try:
+                    self.prepared = await services.turn_prepare(
+                        tenant=membership.tenant,
+                        user=membership.user,
+                        membership=membership,
+                        conversation_id=self.conversation_id,
+                        question=question,
+                    )
+                except ApplicationError as exc:
+                    await self.send_json(error_frame(exc.code, exc.message, exc.details).as_frame())
+                    await self._close_if_draining()
+                    return
+                await self._stream(self.prepared)
+            finally:
+                # Over once its last frame is sent: the next question may come before the cleanup.
+                self.turn_active = False
+                await sync_to_async(connections.close_all)()
 
     async def _stream(self, prepared: services.PreparedTurn) -> None:
         async for event in services.turn_stream(prepared):

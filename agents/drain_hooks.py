@@ -14,6 +14,7 @@ from monitoring import draining
 
 class DrainHook(Hook):
     """before_agent: refuse while draining, else count the turn in flight until after_agent.
+    before_model: past the deadline, stop before calling a model.
     wrap_model_call: once draining has begun, wait for the model's next event only until the
     deadline; then close the stream (the failover chain records an interrupted attempt with its
     usage) and raise ServiceRestarting, which the turn saves as interrupted.
@@ -27,6 +28,13 @@ class DrainHook(Hook):
         if draining.is_draining():
             raise ServiceRestarting()
         draining.turn_register(ctx)
+
+    async def before_model(self, ctx: RunContext, request: ModelRequest) -> ModelRequest:
+        # A turn that spent the drain time before its model call (retrieval on a busy machine)
+        # stops here rather than starting one.
+        if draining.deadline_passed():
+            raise ServiceRestarting()
+        return request
 
     async def after_agent(self, ctx: RunContext, outcome: RunOutcome) -> None:
         draining.turn_unregister(ctx)

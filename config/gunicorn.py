@@ -24,20 +24,19 @@ SHUTDOWN_DRAIN_SECONDS = env.float("SHUTDOWN_DRAIN_SECONDS", default=20.0)
 graceful_timeout = int(SHUTDOWN_DRAIN_SECONDS) + 5
 # A worker silent this long (a blocked event loop) is restarted.
 timeout = env.int("WEB_WORKER_TIMEOUT", default=60)
-keepalive = env.int("WEB_KEEPALIVE_SECONDS", default=5)
+keepalive = 5
 # Forwarded headers (X-Forwarded-Proto for the TLS redirect) are trusted from these proxies.
 forwarded_allow_ips = env("FORWARDED_ALLOW_IPS", default="127.0.0.1")
 accesslog = env("WEB_ACCESS_LOG", default="") or None
 errorlog = "-"
-loglevel = env("WEB_LOG_LEVEL", default="warning")
+loglevel = "warning"
 proc_name = "finrag-web"
 
 # Prometheus multiprocess mode: every worker writes its metrics to files in this directory and
-# /metrics merges them. Set here, before the workers fork, so prometheus_client sees it at import.
+# /metrics merges them. on_starting exports it before the workers fork, so prometheus_client
+# sees it when they import it.
 PROMETHEUS_MULTIPROC_DIR = Path(
-    os.environ.setdefault(
-        "PROMETHEUS_MULTIPROC_DIR", str(BASE_DIR / ".data" / "prometheus-multiproc")
-    )
+    os.environ.get("PROMETHEUS_MULTIPROC_DIR") or BASE_DIR / ".data" / "prometheus-multiproc"
 )
 
 
@@ -47,6 +46,7 @@ def on_starting(server: Any) -> None:
     variable and starts the embedded Postgres/Redis here rather than in several workers at once."""
     shutil.rmtree(PROMETHEUS_MULTIPROC_DIR, ignore_errors=True)
     PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PROMETHEUS_MULTIPROC_DIR)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
     importlib.import_module(os.environ["DJANGO_SETTINGS_MODULE"])
 

@@ -11,8 +11,10 @@ with a final `error` and `end` frame, closes websockets with 1012, then exits.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import sys
+import threading
 from typing import Any
 
 from gunicorn.arbiter import Arbiter
@@ -25,6 +27,15 @@ logger = logging.getLogger("config.server")
 
 # Time uvicorn gives the last responses to be written after every turn has ended.
 CLOSE_CONNECTIONS_SECONDS = 2.5
+# A worker still alive this long after the drain time ends itself: gunicorn's graceful_timeout
+# only covers a stop the master started, not a SIGTERM sent to the worker alone.
+EXIT_DEADLINE_MARGIN_SECONDS = 4.5
+
+
+def _exit_now() -> None:
+    logger.error("draining: the worker did not exit in time; exiting now")
+    logging.shutdown()
+    os._exit(1)
 
 
 def drain_seconds() -> float:
@@ -41,7 +52,11 @@ class DrainingServer(Server):
             server.close()
         for sock in sockets or []:
             sock.close()
-        draining.drain_begin(seconds=drain_seconds())
+        seconds = drain_seconds()
+        watchdog = threading.Timer(seconds + EXIT_DEADLINE_MARGIN_SECONDS, _exit_now)
+        watchdog.daemon = True
+        watchdog.start()
+        draining.drain_begin(seconds=seconds)
         await draining.drain_wait()
         # Now uvicorn closes idle HTTP connections, waits for the last responses and sends
         # websockets still open a 1012 (service restart) close frame.

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 logger = logging.getLogger(__name__)
 
 # Time a turn stopped at the deadline gets to save itself and send its last frames.
-FINAL_FRAMES_SECONDS = 1.5
+FINAL_FRAMES_SECONDS = 2.0
 
 
 @dataclass

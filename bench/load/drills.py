@@ -45,6 +45,7 @@ from bench.load.run import (
     database_checks,
     locust_start,
     log,
+    postgres_ctl,
     prepare_database,
     samples_read,
     server_start,
@@ -251,15 +252,13 @@ def drill_postgres(ctx: dict[str, Any]) -> dict[str, Any]:
     seen: dict[str, Any] = {}
 
     def inject(t0: float) -> None:
-        from config import embedded
-
         drill.sleep_until(t0, 10)
         log("drill postgres: stopping the database")
         seen["down_at"] = time.time()
-        embedded.postgres_stop(DATA / "postgres")
+        postgres_ctl(DATA / "postgres", "stop", "-m", "fast")
         seen["during"] = ask_json(url, ctx["key"])
         time.sleep(3)
-        embedded.postgres_start(DATA / "postgres")
+        postgres_ctl(DATA / "postgres", "restart", "-m", "fast")
         seen["up_at"] = time.time()
         log("drill postgres: the database is back")
 
@@ -410,6 +409,9 @@ def main() -> None:
                 wait_until(lambda: ask_json(url, ctx["key"])[0] == 200, 60, "the server to answer")
     finally:
         services.stop_all()
+        from config import embedded
+
+        embedded.postgres_stop(DATA / "postgres")
     ok = True
     for name, result in results.items():
         print(f"\n== drill {name}")

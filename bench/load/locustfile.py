@@ -51,6 +51,14 @@ def question() -> str:
     )
 
 
+def http_error(response: Any) -> str:
+    """The house error code of a refused request (`service_restarting`), else `http <status>`."""
+    try:
+        return str(response.json()["error"]["code"])
+    except Exception:
+        return f"http {response.status_code}"
+
+
 def record(kind: str, started: float, **fields: Any) -> None:
     sample = {"kind": kind, "at": started, **fields}
     _samples.write(json.dumps(sample) + "\n")
@@ -125,7 +133,8 @@ class WebsocketUser(_Conversation):
         while True:
             try:
                 opcode, data = ws.recv_data()
-            except websocket.WebSocketConnectionClosedException:
+            except (websocket.WebSocketConnectionClosedException, OSError):
+                # A browser sees the close as it happens; this client reads only when it asks.
                 self.ws = None
                 return "closed before the turn" if not seen_start else "closed mid-turn"
             if opcode == websocket.ABNF.OPCODE_CLOSE:
@@ -187,7 +196,12 @@ class SseUser(_Conversation):
                 if response.status_code != 200:
                     body = response.text[:200]
                     record(
-                        "sse", started, ok=False, error=f"http {response.status_code}", detail=body
+                        "sse",
+                        started,
+                        ok=False,
+                        error=http_error(response),
+                        status_code=response.status_code,
+                        detail=body,
                     )
                     return
                 event = ""
@@ -240,7 +254,8 @@ class JsonUser(_Conversation):
                         "json",
                         started,
                         ok=False,
-                        error=f"http {response.status_code}",
+                        error=http_error(response),
+                        status_code=response.status_code,
                         detail=response.text[:200],
                         retry_after=response.headers.get("Retry-After"),
                     )

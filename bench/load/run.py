@@ -104,6 +104,9 @@ class Services:
         self.processes.append((name, process))
         return process
 
+    def pid_of(self, name: str) -> int:
+        return next(p.pid for n, p in self.processes if n == name)
+
     def stop_all(self) -> None:
         for _name, process in reversed(self.processes):
             if process.poll() is None:
@@ -118,7 +121,7 @@ class Services:
 def base_env(args: argparse.Namespace) -> dict[str, str]:
     from config import embedded
 
-    pg = embedded.postgres_start(DATA / "postgres")
+    pg = postgres_room(embedded.postgres_start(DATA / "postgres"))
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
@@ -168,6 +171,33 @@ def start_backing_services(services: Services, env: dict[str, str]) -> None:
         env,
     )
     wait_until(lambda: port_answers(FAKE_PORT), 10, "the fake provider")
+
+
+MAX_CONNECTIONS = 400
+
+
+def postgres_room(pg: Any) -> Any:
+    """Every answer in flight holds a connection: 100 conversations need more than the default
+    100 (what production must size too, or put pgbouncer in front)."""
+    import psycopg
+
+    from config import embedded
+
+    with psycopg.connect(pg.uri("postgres"), autocommit=True) as conn:
+        current = int(conn.execute("SHOW max_connections").fetchone()[0])  # type: ignore[index]
+        if current >= MAX_CONNECTIONS:
+            return pg
+        conn.execute(f"ALTER SYSTEM SET max_connections = {MAX_CONNECTIONS}")
+    postgres_ctl(pg.data_dir, "restart", "-m", "fast")
+    return embedded.postgres_start(pg.data_dir)
+
+
+def postgres_ctl(data_dir: Path, *args: str) -> None:
+    """pg_ctl on the embedded server; `restart` also starts a stopped one with its old options."""
+    import pgserver
+
+    user = "pgserver" if os.geteuid() == 0 else None
+    pgserver.pg_ctl(["-w", *args], pgdata=data_dir, user=user)
 
 
 def prepare_database(env: dict[str, str], users: int) -> Path:
@@ -226,6 +256,22 @@ def pid_alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time used so far by a process and its children (the server's workers)."""
+    import psutil
+
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        for process in [root, *root.children(recursive=True)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = process.cpu_times()
+                total += times.user + times.system
+    except psutil.NoSuchProcess:
+        pass
+    return total
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -300,12 +346,19 @@ def database_checks(since: dt.datetime) -> dict[str, Any]:
         if checkpoint is None:
             no_checkpoint += 1
             continue
-        made = len(checkpoint.state.get("attempts", []))
+        # A provider skipped by its open breaker is an attempt without a call: no ledger row.
+        made = sum(
+            1
+            for attempt in checkpoint.state.get("attempts", [])
+            if attempt.get("outcome") != "circuit_open"
+        )
         written = ledger.get(answer.query_id, 0)
         attempts += made
         rows += written
         mismatched += made != written
-    holds = Reservation.objects.filter(tenant=tenant, status="active").count()
+    holds = Reservation.objects.filter(
+        tenant=tenant, status="active", created_at__gte=since
+    ).count()
     slots = sum(
         stream_slots_held(tenant=tenant, user=m.user)
         for m in Membership.objects.filter(tenant=tenant).select_related("user")
@@ -358,7 +411,7 @@ def checks_of(summary: dict[str, Any], db: dict[str, Any], drill: dict[str, Any]
         )
         checks.append(
             (
-                "clients saw no error but the drain's own (service_restarting, reconnect)",
+                "clients saw no error but the drain's own (service_restarting, 1012)",
                 summary["failed_unexpected"],
                 summary["failed_unexpected"] == 0,
             )
@@ -442,6 +495,12 @@ def run_phase(
     since = dt.datetime.now(dt.UTC)
     samples_file = DATA / f"samples_{name}.jsonl"
     loads: list[tuple[float, float, float]] = []
+    cpu = {
+        "server": cpu_seconds(server.pid),
+        "fake_provider": cpu_seconds(services.pid_of("fake_provider")),
+        # Reaped children's time: only locust is reaped during the phase.
+        "locust": os.times().children_user + os.times().children_system,
+    }
     locust = locust_start(
         url=url,
         env=env,
@@ -479,6 +538,9 @@ def run_phase(
         if time.monotonic() - started > args.duration / 2 and len(loads) < 2:
             loads.append(os.getloadavg())
     loads.append(os.getloadavg())
+    cpu["server"] = cpu_seconds(server.pid) - cpu["server"]
+    cpu["fake_provider"] = cpu_seconds(services.pid_of("fake_provider")) - cpu["fake_provider"]
+    cpu["locust"] = os.times().children_user + os.times().children_system - cpu["locust"]
     stop_started = time.monotonic()
     server.send_signal(signal.SIGTERM)
     try:
@@ -490,7 +552,13 @@ def run_phase(
     log(f"{name}: stopped after {stop_seconds:.1f} s")
     time.sleep(1)
     samples = samples_read(samples_file)
-    expected = {"service_restarting", "closed before the turn"} if args.drill else set()
+    # What a client of the draining worker may see: the error frame or 503 of the drain, and a
+    # 1012 close (reconnect) when its turn was still busy outside the model at the deadline.
+    expected = (
+        {"service_restarting", "closed before the turn", "closed 1012 mid-turn"}
+        if args.drill
+        else set()
+    )
     summary = summarise(samples, expected_errors=expected)
     os.environ.update(env)
     django.setup()
@@ -506,6 +574,8 @@ def run_phase(
         "answers_per_s": round(summary["complete"] / args.duration, 2),
         "load_average": [round(x, 2) for sample in loads for x in sample[:1]],
         "stop_seconds": round(stop_seconds, 1),
+        "cpu_seconds": {k: round(v, 1) for k, v in cpu.items()},
+        "server_cpu_ms_per_answer": round(1000 * cpu["server"] / max(1, summary["complete"])),
         "summary": summary,
         "database": db,
         "drill": drill,
@@ -534,6 +604,10 @@ def report(result: dict[str, Any]) -> bool:
         f"   TTFT p50 {fmt(s['ttft_p50'])} s p95 {fmt(s['ttft_p95'])} s; full answer p50 "
         f"{fmt(s['full_p50'])} s p95 {fmt(s['full_p95'])} s max {fmt(s['full_max'])} s; "
         f"server stopped in {result['stop_seconds']} s"
+    )
+    print(
+        f"   CPU seconds {result['cpu_seconds']}: server "
+        f"{result['server_cpu_ms_per_answer']} ms per answer"
     )
     print(f"   database: {result['database']}")
     ok = True
@@ -570,6 +644,9 @@ def main() -> None:
             results.append(run_phase(name, args, env, keys, services))
     finally:
         services.stop_all()
+        from config import embedded
+
+        embedded.postgres_stop(DATA / "postgres")
     ok = True
     for result in results:
         ok = report(result)

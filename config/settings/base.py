@@ -111,6 +111,9 @@ else:
     _pg = embedded.postgres_start(DATA_DIR / "postgres")
     DATABASES = {"default": _pg.database_settings}
     DATABASE_SOURCE = f"embedded PostgreSQL + pgvector in {_pg.data_dir}"
+# 0 under ASGI: Django runs each request's sync code on a thread of its own, so a persistent
+# connection per thread is never reused and piles up until max_connections is reached (the load
+# test saw "too many clients" with 60). Each answer in flight holds one connection meanwhile.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("TEST", {})
