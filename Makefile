@@ -13,7 +13,7 @@ PORT ?= 8000
 export TOKENIZERS_PARALLELISM := false
 
 .PHONY: help setup system-deps demo serve worker test lint typecheck check-migrations pytest \
-	bench-retrieval bench clean-data
+	drills-alerts bench-retrieval bench clean-data
 
 help:
 	@echo "make demo   - set up and run the product on http://$(HOST):$(PORT) (embedded services)"
@@ -74,6 +74,10 @@ check-migrations:
 
 pytest:
 	$(BIN)/pytest
+
+# The alert drill: real Prometheus and Alertmanager, the product's webhook (also run by make test).
+drills-alerts: setup system-deps
+	$(BIN)/pytest monitoring/tests/test_alert_drill.py -v
 
 bench-retrieval: setup
 	$(BIN)/python -m bench.retrieval --keep
