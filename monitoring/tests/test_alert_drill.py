@@ -11,6 +11,7 @@ missing (`make system-deps` installs both).
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -143,6 +144,12 @@ def prometheus(tmp_path, live_server, alertmanager) -> Iterator[str]:
         process.wait(timeout=10)
 
 
+def firing_alerts(prometheus: str) -> set[str]:
+    with urllib.request.urlopen(f"http://{prometheus}/api/v1/alerts", timeout=5) as response:
+        alerts = json.load(response)["data"]["alerts"]
+    return {a["labels"]["alertname"] for a in alerts if a["state"] == "firing"}
+
+
 def wait_for_notifications(names: set[str]) -> dict[str, AlertNotification]:
     deadline = time.monotonic() + DEADLINE_SECONDS
     while time.monotonic() < deadline:
@@ -175,6 +182,13 @@ def test_failing_provider_and_a_spent_budget_reach_the_webhook_and_the_tenant_ad
     paid = ask(globex_owner, "What were Glueworks' net sales in fiscal 2018?")
     assert paid.status_code == 200, paid.content
     assert Decimal(paid.json()["cost_usd"]) >= Decimal("0.9")
+    # Ordinary traffic so far: of the eight rules (every `for:` at zero) only the budget fires.
+    deadline = time.monotonic() + 30
+    while "TenantBudgetAlmostExhausted" not in firing_alerts(prometheus):
+        assert time.monotonic() < deadline, "the budget alert never fired in Prometheus"
+        time.sleep(0.5)
+    time.sleep(3)  # a few more evaluations of every rule
+    assert firing_alerts(prometheus) == {"TenantBudgetAlmostExhausted"}
 
     # An error spike: the only provider of the tier answers 500 to every call.
     acme = make_member("acme", "analyst")
