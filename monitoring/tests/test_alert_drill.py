@@ -117,7 +117,7 @@ def prometheus(tmp_path, live_server, alertmanager) -> Iterator[str]:
     config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
     token = tmp_path / "metrics_token"
     token.write_text(METRICS_TOKEN)
-    config["global"].update(scrape_interval="1s", evaluation_interval="1s")
+    config["global"].update(scrape_interval="1s", scrape_timeout="1s", evaluation_interval="1s")
     config["rule_files"] = [str(quick_rules(tmp_path))]
     config["alerting"]["alertmanagers"][0]["static_configs"] = [{"targets": [alertmanager]}]
     (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "financial-rag-web"]
@@ -150,15 +150,20 @@ def firing_alerts(prometheus: str) -> set[str]:
     return {a["labels"]["alertname"] for a in alerts if a["state"] == "firing"}
 
 
-def wait_for_notifications(names: set[str]) -> dict[str, AlertNotification]:
+def wait_for_notifications(wanted: dict[str, dict[str, str]]) -> dict[str, AlertNotification]:
+    """Wait until an alert of each name, with the given labels, reached the webhook."""
     deadline = time.monotonic() + DEADLINE_SECONDS
+    found: dict[str, AlertNotification] = {}
     while time.monotonic() < deadline:
-        stored = {n.alertname: n for n in AlertNotification.objects.filter(alertname__in=names)}
-        if set(stored) == names:
-            return stored
+        for name, labels in wanted.items():
+            for notification in AlertNotification.objects.filter(alertname=name):
+                if labels.items() <= notification.labels.items():
+                    found[name] = notification
+        if set(found) == set(wanted):
+            return found
         time.sleep(1)
     raise AssertionError(
-        f"only {sorted(stored)} of {sorted(names)} reached the webhook in {DEADLINE_SECONDS} s"
+        f"only {sorted(found)} of {sorted(wanted)} reached the webhook in {DEADLINE_SECONDS} s"
     )
 
 
@@ -200,21 +205,34 @@ def test_failing_provider_and_a_spent_budget_reach_the_webhook_and_the_tenant_ad
     ]
     assert all(answer["error"] for answer in failed), failed[0]
 
+    # The metrics registry is the test process's: gauges other tests left behind may fire for
+    # their tenants too, so the budget alert is looked for by globex's label.
     stored = wait_for_notifications(
-        {"ErrorRateSpike", "ProviderOutage", "TenantBudgetAlmostExhausted"}
+        {
+            "ErrorRateSpike": {},
+            "ProviderOutage": {"provider": "anthropic"},
+            "TenantBudgetAlmostExhausted": {"tenant": "globex", "budget": "dollar"},
+        }
     )
 
     assert stored["ErrorRateSpike"].receiver == "finrag-oncall"
-    assert stored["ProviderOutage"].labels["provider"] == "anthropic"
+    assert stored["ProviderOutage"].receiver == "finrag-oncall"
     budget = stored["TenantBudgetAlmostExhausted"]
     assert (budget.receiver, budget.tenant, budget.severity) == ("finrag-tenants", "globex", "info")
     assert budget.labels["service"] == "financial-rag"  # Prometheus's external label
     # The owner hears of it by e-mail (the analyst does not), besides the product's own 90% mail.
     deadline = time.monotonic() + 10
-    while not [m for m in mail.outbox if "allowance left" in m.subject]:
+    subject = "Tenant globex has"
+    while not [m for m in mail.outbox if subject in m.subject and "dollar allowance" in m.subject]:
         assert time.monotonic() < deadline, [m.subject for m in mail.outbox]
         time.sleep(0.5)
-    (alert_mail,) = [m for m in mail.outbox if "allowance left" in m.subject]
-    assert alert_mail.to == [globex_owner.user.email]
+    # One e-mail per firing episode; on a loaded machine a 1 s scrape can time out, the series
+    # go stale and the alert resolves and fires again, which is a second episode.
+    mails = [m for m in mail.outbox if subject in m.subject and "dollar allowance" in m.subject]
+    episodes = AlertNotification.objects.filter(
+        alertname="TenantBudgetAlmostExhausted", tenant="globex", labels__budget="dollar"
+    )
+    assert 1 <= len(mails) <= episodes.count()
+    assert all(m.to == [globex_owner.user.email] for m in mails)
     budget.refresh_from_db()
     assert budget.emailed_at is not None
