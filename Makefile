@@ -77,7 +77,7 @@ pytest:
 
 # The alert drill: real Prometheus and Alertmanager, the product's webhook (also run by make test).
 drills-alerts: setup system-deps
-	$(BIN)/pytest monitoring/tests/test_alert_drill.py -v
+	$(BIN)/pytest tests/test_alert_drill.py -v
 
 bench-retrieval: setup
 	$(BIN)/python -m bench.retrieval --keep

@@ -30,7 +30,7 @@ from billing.tests.test_budgets import set_budget
 from monitoring.models import AlertNotification
 from tests.fakes.llm_server import ok, server_error
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 PROMETHEUS = shutil.which("prometheus")
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 METRICS_TOKEN = "drill-metrics-token-0123456789"
