@@ -13,7 +13,7 @@ PORT ?= 8000
 export TOKENIZERS_PARALLELISM := false
 
 .PHONY: help setup system-deps demo serve worker test lint typecheck check-migrations pytest \
-	bench-retrieval eval-retrieval bench clean-data loadtest drill-shutdown drills
+	bench-retrieval eval-retrieval bench clean-data loadtest drill-shutdown drills drills-alerts
 
 help:
 	@echo "make demo   - set up and run the product on http://$(HOST):$(PORT) (embedded services)"
@@ -93,6 +93,10 @@ drill-shutdown: setup
 
 drills: setup drill-shutdown
 	nice -n 5 $(BIN)/python -m bench.load.drills
+
+# The alert drill: real Prometheus and Alertmanager, the product's webhook (also run by make test).
+drills-alerts: setup system-deps
+	$(BIN)/pytest tests/test_alert_drill.py -v
 
 clean-data:
 	-$(BIN)/python manage.py dbserver stop

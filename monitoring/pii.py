@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import logging
 import os
 import re
 import threading
@@ -42,6 +43,8 @@ from accounts.errors import PiiBlocked
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine
+
+logger = logging.getLogger(__name__)
 
 # tldextract (used by Presidio's email recogniser) reads this when it is first imported and would
 # otherwise fetch the public suffix list over HTTP; empty means "use the bundled snapshot".
@@ -134,7 +137,8 @@ def pii_mask(
         detections = pii_detect(text=text, language=language)
     except Exception:
         # The text cannot be checked, so it must not go out: the caller's question fails, and
-        # the PIIDetectionFailure alert counts these.
+        # the PIIDetectionFailure alert counts these. The text itself is never logged.
+        logger.exception("PII detection failed on a text of %d characters", len(text))
         _metrics_error()
         raise
     _metrics_record(detections=detections)
