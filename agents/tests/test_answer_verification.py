@@ -5,9 +5,11 @@ checkpoint, the chat page, the exports and the metric."""
 from __future__ import annotations
 
 import json
+from io import StringIO
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.core.management import call_command
 from django.test import Client
 from prometheus_client import REGISTRY
 
@@ -98,3 +100,11 @@ def test_a_saved_answer_marks_the_unsupported_figure_on_the_page_and_in_exports(
     assert "**$32.8 billion**" in text  # the answer keeps its Markdown
     assert "- $32.8 billion: found in [1]" in text
     assert "- $1,677 million: **not found in the cited sources**" in text
+
+
+def test_manage_py_ask_names_the_figure_it_could_not_find(analyst):
+    out = StringIO()
+
+    call_command("ask", QUESTION, "--tenant", "acme", stdout=out)
+
+    assert "Figures checked: 2; not found in the cited sources: $1,677 million" in out.getvalue()
