@@ -23,7 +23,7 @@ COPY requirements.txt /tmp/requirements.txt
 RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
     && pip install -r /tmp/requirements.txt
 
-# --- front end: htmx and Chart.js from npm (package-lock.json), never copied into the repository ---
+# --- front end from npm (package-lock.json): htmx, Chart.js, marked, DOMPurify, pdf.js ---
 FROM node:20-slim AS frontend
 WORKDIR /build
 COPY package.json package-lock.json ./
@@ -47,9 +47,13 @@ COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
 # Code stays owned by root, so the app user can read but not rewrite it.
 COPY . /app
-# Only the built files the settings serve (STATICFILES_DIRS reads node_modules/<package>/dist).
+# Only the built files the settings serve (STATICFILES_DIRS reads node_modules/<package>/<dir>).
 COPY --from=frontend /build/node_modules/htmx.org/dist /app/node_modules/htmx.org/dist
 COPY --from=frontend /build/node_modules/chart.js/dist /app/node_modules/chart.js/dist
+COPY --from=frontend /build/node_modules/marked/lib /app/node_modules/marked/lib
+COPY --from=frontend /build/node_modules/dompurify/dist /app/node_modules/dompurify/dist
+COPY --from=frontend /build/node_modules/pdfjs-dist/build /app/node_modules/pdfjs-dist/build
+COPY --from=frontend /build/node_modules/pdfjs-dist/standard_fonts /app/node_modules/pdfjs-dist/standard_fonts
 
 # Static files are collected at build time so whitenoise serves them; the values given here exist
 # only for this one command (production settings refuse to load without them) and are not kept.

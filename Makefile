@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 REQS := requirements.txt requirements-dev.txt
 STAMP := $(VENV)/.installed-$(shell cat $(REQS) | sha1sum | cut -c1-12)
-# Front-end libraries (htmx, Chart.js) from npm, served by Django from node_modules.
+# Front-end libraries (htmx, Chart.js, marked, DOMPurify, pdf.js) from npm, served by Django from node_modules.
 NODE_STAMP := node_modules/.installed-$(shell sha1sum package-lock.json | cut -c1-12)
 HOST ?= 127.0.0.1
 PORT ?= 8000

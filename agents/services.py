@@ -458,7 +458,7 @@ async def question_prepare(
             conversation_id=conversation.pk,
             question=question,
         )
-    except BaseException:
+    except Exception:
         await sync_to_async(conversation.delete)()
         raise
 

@@ -176,6 +176,8 @@ class SearchOutputSerializer(serializers.Serializer):
     scope = serializers.DictField(help_text="The scope applied: filters, and how it was found.")
     embedding_model = serializers.CharField()
     hits = SearchHitSerializer(many=True)
+
+
 class _AnyAcceptNegotiation(DefaultContentNegotiation):
     """The file goes out as what it is, whatever the client accepts; errors are JSON."""
 

@@ -5,15 +5,19 @@ checkpoint, the chat page, the exports and the metric."""
 from __future__ import annotations
 
 import json
+from io import StringIO
+from pathlib import Path
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.core.management import call_command
 from django.test import Client
 from prometheus_client import REGISTRY
 
 from agents.models import Checkpoint
 from agents.tests.support import ask, glueworks_ingest, read_stream
 from billing.pricing import price_cache_clear
+from retrieval.services import DocumentMetadata, document_ingest, document_register
 from tests.fakes.llm_server import (
     llm_env_fixture,  # noqa: F401 - pytest fixture
     llm_server_fixture,  # noqa: F401 - pytest fixture
@@ -22,6 +26,7 @@ from tests.fakes.llm_server import (
 
 pytestmark = pytest.mark.django_db
 
+DEMO_CORPUS = Path(__file__).resolve().parents[2] / "retrieval" / "demo_corpus"
 QUESTION = "What were Glueworks' net sales and capital expenditures in fiscal 2018?"
 # Net sales are right ($32.8 billion is $32,765 million rounded); capex is not ($1,577 million).
 ANSWER = (
@@ -98,3 +103,49 @@ def test_a_saved_answer_marks_the_unsupported_figure_on_the_page_and_in_exports(
     assert "**$32.8 billion**" in text  # the answer keeps its Markdown
     assert "- $32.8 billion: found in [1]" in text
     assert "- $1,677 million: **not found in the cited sources**" in text
+
+
+def test_manage_py_ask_names_the_figure_it_could_not_find(analyst):
+    out = StringIO()
+
+    call_command("ask", QUESTION, "--tenant", "acme", stdout=out)
+
+    assert "Figures checked: 2; not found in the cited sources: $1,677 million" in out.getvalue()
+
+
+def test_an_extractive_offline_answer_over_the_demo_filings_has_no_unsupported_figure(
+    make_member,
+):
+    """The offline provider only quotes its passages, so the checker must find every figure it
+    states: a flagged one here would be the checker's mistake, not the answer's."""
+    member = make_member("freeco", "analyst", tier="free")
+    manifest = json.loads((DEMO_CORPUS / "manifest.json").read_text())
+    for entry in manifest:
+        if entry["ticker"] != "AAPL" or entry["fiscal_year"] not in (2019, 2020):
+            continue
+        document, _ = document_register(
+            tenant=member.tenant,
+            user=None,
+            data=(DEMO_CORPUS / entry["file"]).read_bytes(),
+            filename=entry["file"],
+            metadata=DocumentMetadata(
+                title=entry["title"],
+                company=entry["company"],
+                ticker=entry["ticker"],
+                doc_type=entry["doc_type"],
+                fiscal_year=entry["fiscal_year"],
+                fiscal_period=entry["fiscal_period"],
+            ),
+            queue=False,
+        )
+        document_ingest(document_id=document.pk)
+
+    body = ask(
+        member,
+        "What was Apple's total net sales in fiscal 2020 and how did it compare to 2019?",
+    ).json()
+
+    assert body["offline"] is True
+    figures = body["verification"]["figures"]
+    assert any("274,515" in f["text"] for f in figures)
+    assert [f for f in figures if f["verdict"] == "unsupported"] == []

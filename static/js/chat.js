@@ -71,8 +71,9 @@
 
   function markdownHtml(text) {
     if (!window.marked || !window.DOMPurify) return null;
-    const html = window.marked.parse(text, { gfm: true, breaks: false, async: false });
-    return window.DOMPurify.sanitize(html, { FORBID_TAGS: FORBIDDEN_TAGS, FORBID_ATTR: ["style"] });
+    // Single line breaks stay line breaks, as answers (and offline quotes) are written.
+    const html = window.marked.parse(text, { gfm: true, breaks: true, async: false });
+    return window.DOMPurify.sanitize(html, { FORBID_TAGS: FORBIDDEN_TAGS, FORBID_ATTR: ["style"] }).trim();
   }
 
   function textNodes(container, skip) {

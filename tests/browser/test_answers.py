@@ -155,9 +155,12 @@ def test_a_citation_opens_the_original_pdf_page_with_the_cited_text_highlighted(
     highlight = page.locator(".pdf-highlight").first
     expect(highlight).to_be_visible()
     drawn = page.locator(".pdf-page canvas").bounding_box()
-    assert drawn and drawn["width"] > 200 and drawn["height"] > 200
-    box_of = highlight.bounding_box()
-    assert box_of and drawn["y"] <= box_of["y"] <= drawn["y"] + drawn["height"]
+    assert drawn is not None
+    assert drawn["width"] > 200
+    assert drawn["height"] > 200
+    marked = highlight.bounding_box()
+    assert marked is not None
+    assert drawn["y"] <= marked["y"] <= drawn["y"] + drawn["height"]
     # The extracted text stays beside the page, with the cited passage marked.
     expect(page.locator(".passage-cited")).to_contain_text("1,577")
     browser.shot("citation-pdf-page")

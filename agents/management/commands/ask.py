@@ -74,6 +74,12 @@ class Command(BaseCommand):
                     self.stdout.write("\n\nSources:")
                     cited = True
                 self.stdout.write(f"  [{data['number']}] {data['document']}, page {data['page']}")
+            elif event.type == "verification" and data["figures"]:
+                unsupported = [f["text"] for f in data["figures"] if f["verdict"] == "unsupported"]
+                line = f"\nFigures checked: {len(data['figures'])}"
+                if unsupported:
+                    line += "; not found in the cited sources: " + ", ".join(unsupported)
+                self.stdout.write(line)
             elif event.type == "usage":
                 self.stdout.write(
                     f"\n{data['provider']} {data['model']}: {data['input_tokens']} in, "
@@ -118,5 +124,6 @@ def _json_shape(result: dict[str, Any]) -> dict[str, Any]:
         "scope": result.get("scope", {}),
         "standalone_question": result.get("standalone_question"),
         "tools": result.get("tools", []),
+        "verification": result.get("verification", {}),
         "error": result.get("error"),
     }
