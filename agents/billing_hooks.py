@@ -16,6 +16,7 @@ CachedAnswer) built here from agents.contracts.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import math
@@ -684,13 +685,15 @@ class AnswerCacheHook(Hook):
                         yield event
                     return
             usage_seen: ModelUsage | None = None
-            async for event in call(request):
-                if isinstance(event, TextDelta):
-                    parts.append(event.text)
-                elif isinstance(event, UsageReport):
-                    usage_seen = event.usage
-                elif isinstance(event, StreamEnd) and event.stop_reason == "end_turn" and key:
-                    await sync_to_async(_store)(ctx, key, request, "".join(parts), usage_seen)
-                yield event
+            # Closed with this wrapper (a stop, a drain), so the inner attempt settles now.
+            async with contextlib.aclosing(call(request)) as events:  # type: ignore[type-var]
+                async for event in events:
+                    if isinstance(event, TextDelta):
+                        parts.append(event.text)
+                    elif isinstance(event, UsageReport):
+                        usage_seen = event.usage
+                    elif isinstance(event, StreamEnd) and event.stop_reason == "end_turn" and key:
+                        await sync_to_async(_store)(ctx, key, request, "".join(parts), usage_seen)
+                    yield event
 
         return cached

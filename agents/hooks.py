@@ -4,6 +4,7 @@ tool timeouts, metrics."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -116,8 +117,11 @@ class FailoverHook(Hook):
         ctx.state["offline_only"] = chain.is_offline_only
 
         async def stream(request: ModelRequest) -> AsyncIterator[StreamEvent]:
-            async for event in chain.stream(request):
-                yield event
+            # Closing this wrapper early (a stop, a drain) closes the chain now, not at garbage
+            # collection, so the cut attempt's usage is recorded before the turn is saved.
+            async with contextlib.aclosing(chain.stream(request)) as events:
+                async for event in events:
+                    yield event
 
         return stream
 
