@@ -1,9 +1,10 @@
 """Memory of the web process while an oversized upload is refused.
 
-Run: nice -n 5 python -m bench.upload_limits [--size-mb 1024] [--server-root PATH] [--output F].
-Starts daphne on 127.0.0.1 exactly as `make serve` does (config.settings.local,
-config.asgi:application) from --server-root (default: this checkout; point it at a checkout of an
-older commit for the "before" figure), samples the daphne process's resident memory (VmRSS) every
+Run: nice -n 5 python -m bench.upload_limits [--size-mb 1024] [--server daphne|gunicorn]
+[--server-root PATH] [--output F]. Starts daphne as the browser tests do, or the production server
+command (gunicorn with one uvicorn worker), on 127.0.0.1 with config.settings.local from
+--server-root (default: this checkout; point it at a checkout of an older commit for the "before"
+figure), samples the resident memory (VmRSS) of the server and its worker processes every
 10 ms, and streams one multipart upload of --size-mb MiB to POST /api/v1/documents twice: once with
 Content-Length (as browsers and curl send files) and once chunked (no length). The client streams
 in 1 MiB blocks and stops when the server has answered or everything is sent. Reports idle RSS,
@@ -62,6 +63,23 @@ def _rss_mib(pid: int) -> float:
     return 0.0
 
 
+def _descendants(pid: int) -> list[int]:
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            children.extend(int(c) for c in task.read_text().split())
+    return [pid] + [d for c in children for d in _descendants(c)]
+
+
+def _tree_rss_mib(pid: int) -> float:
+    """Resident memory of the server and its worker processes (gunicorn forks its workers)."""
+    total = 0.0
+    for member in _descendants(pid):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            total += _rss_mib(member)
+    return total
+
+
 class RssSampler(threading.Thread):
     def __init__(self, pid: int):
         super().__init__(daemon=True)
@@ -72,16 +90,20 @@ class RssSampler(threading.Thread):
     def run(self) -> None:
         while self.running:
             try:
-                self.peak = max(self.peak, _rss_mib(self.pid))
+                self.peak = max(self.peak, _tree_rss_mib(self.pid))
             except (FileNotFoundError, ProcessLookupError):
                 return
             time.sleep(0.01)
 
 
-def _start_server(root: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local"}
+def _start_server(root: Path, port: int, log: Path, kind: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local", "WEB_CONCURRENCY": "1"}
     env.pop("REQUEST_BODY_MAX_BYTES", None)  # the default, as `make demo` runs it
-    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+    if kind == "gunicorn":  # the production server command, one worker
+        command = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py"]
+        command += ["--bind", f"127.0.0.1:{port}"]
+    else:
+        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
     with log.open("wb") as out:
         process = subprocess.Popen(
             [*command, "config.asgi:application"],
@@ -93,14 +115,14 @@ def _start_server(root: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"daphne exited; see {log}")
+            raise RuntimeError(f"{kind} exited; see {log}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
                 return process
         except OSError:
             time.sleep(0.25)
     process.kill()
-    raise RuntimeError(f"daphne did not start; see {log}")
+    raise RuntimeError(f"{kind} did not start; see {log}")
 
 
 def _warm_up(port: int) -> None:
@@ -115,7 +137,7 @@ def _warm_up(port: int) -> None:
 def _idle_rss(pid: int) -> float:
     samples = []
     for _ in range(20):
-        samples.append(_rss_mib(pid))
+        samples.append(_tree_rss_mib(pid))
         time.sleep(0.05)
     return statistics.median(samples)
 
@@ -177,11 +199,11 @@ def _upload(port: int, size_mib: int, *, chunked: bool) -> tuple[int | None, str
     return status, code, sent, elapsed
 
 
-def run(root: Path, size_mib: int) -> list[Outcome]:
+def run(root: Path, size_mib: int, kind: str = "daphne") -> list[Outcome]:
     port = _free_port()
     log = REPO / "logs" / f"bench-upload-limits-{port}.log"
     log.parent.mkdir(exist_ok=True)
-    server = _start_server(root, port, log)
+    server = _start_server(root, port, log, kind)
     outcomes = []
     try:
         _warm_up(port)
@@ -221,12 +243,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--server-root", type=Path, default=REPO)
+    parser.add_argument("--server", choices=("daphne", "gunicorn"), default="daphne")
     parser.add_argument("--output", type=Path, default=RESULT_PATH)
     args = parser.parse_args()
-    outcomes = run(args.server_root.resolve(), args.size_mb)
+    outcomes = run(args.server_root.resolve(), args.size_mb, args.server)
     load = os.getloadavg()
     report = {
         "server_root": str(args.server_root),
+        "server": args.server,
         "load_average": [round(x, 2) for x in load],
         "outcomes": [asdict(o) for o in outcomes],
     }
