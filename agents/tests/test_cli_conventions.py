@@ -7,27 +7,17 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 
 from accounts.services import tenant_create
 from agents.tests.support import glueworks_ingest
+from tests.live_server import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    host, port, name = db["HOST"] or "", db["PORT"] or "5432", db["NAME"]
-    user = quote(db["USER"] or "", safe="")
-    if host.startswith("/"):
-        return f"postgres://{user}@/{name}?host={quote(host, safe='/')}&port={port}"
-    return f"postgres://{user}@{host}:{port}/{name}"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -36,7 +26,7 @@ def test_ask_json_output_pipes_into_a_json_parser(analyst):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "REDIS_URL": settings.REDIS_URL,
         "LOG_LEVEL": "INFO",
     }

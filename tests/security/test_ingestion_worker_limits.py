@@ -15,18 +15,17 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import psutil
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from accounts.services import tenant_create
 from config.celery import app as celery_app
 from retrieval.models import Document
 from retrieval.services import document_register
 from retrieval.tasks import document_ingest_enqueue
+from tests.live_server import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,16 +33,6 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 WORKER_START_SECONDS = 120
 SETTLE_SECONDS = 180
 PARSED = 15  # the progress a delivery reports once the file is parsed
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    user = quote(db["USER"] or "", safe="")
-    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    host, port, name = db["HOST"] or "", db["PORT"] or "5432", db["NAME"]
-    if host.startswith("/"):  # the embedded server's unix socket directory
-        return f"postgres://{user}{password}@/{name}?host={quote(host, safe='/')}&port={port}"
-    return f"postgres://{user}{password}@{host}:{port}/{name}"
 
 
 @dataclass
@@ -70,7 +59,7 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings.test",
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": database_url(),
             "REDIS_URL": settings.REDIS_URL,
             "CELERY_TASK_ALWAYS_EAGER": "false",
             "PYTHONUNBUFFERED": "1",

@@ -15,47 +15,30 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 
 from retrieval.models import Document
+from tests.live_server import database_url, free_port
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 SERVER_LIMIT = 1024 * 1024
 GIB = 1024**3
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    user = quote(db["USER"] or "", safe="")
-    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    host, port, name = db["HOST"] or "", db["PORT"] or "5432", db["NAME"]
-    if host.startswith("/"):
-        return f"postgres://{user}{password}@/{name}?host={quote(host, safe='/')}&port={port}"
-    return f"postgres://{user}{password}@{host}:{port}/{name}"
-
-
 @pytest.fixture(scope="module")
 def daphne_server(django_db_setup: Any, django_db_blocker: Any) -> Iterator[int]:
     """daphne serving config.asgi as `make demo` does, with a 1 MiB body limit."""
-    port = _free_port()
+    port = free_port()
     with django_db_blocker.unblock():
-        database_url = _database_url()
+        test_database_url = database_url()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": test_database_url,
         "REQUEST_BODY_MAX_BYTES": str(SERVER_LIMIT),
         "PYTHONUNBUFFERED": "1",
     }
