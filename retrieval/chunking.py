@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
-from retrieval.parsing import TABLE_CELL_SEPARATOR
+from fintext.sentences import ends_sentence, split_sentences
+from fintext.tables import TABLE_CELL_SEPARATOR
 
 TokenCounter = Callable[[str], int]
 
@@ -18,9 +18,6 @@ MODEL_MAX_TOKENS = 256
 SPECIAL_TOKENS = 2
 DEFAULT_MAX_TOKENS = 256
 DEFAULT_OVERLAP_TOKENS = 32
-
-_ENDS_SENTENCE = re.compile(r"[.!?:;][\"')\u201d]?$")
-_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=[(\"'A-Z0-9$])")
 
 
 class PageLike(Protocol):
@@ -158,10 +155,10 @@ def _units(pages: Iterable[PageLike], *, count: TokenCounter, budget: int) -> It
             is_row = TABLE_CELL_SEPARATOR in stripped
             if stripped and not is_row:
                 paragraph.append(stripped)
-                if not _ENDS_SENTENCE.search(stripped) and sum(map(len, paragraph)) < 2000:
+                if not ends_sentence(stripped, clauses=True) and sum(map(len, paragraph)) < 2000:
                     continue
             if paragraph:
-                for sentence in _SENTENCE_END.split(" ".join(paragraph)):
+                for sentence in split_sentences(" ".join(paragraph), clauses=True):
                     yield from _prose_units(sentence, page, count=count, budget=budget)
                 paragraph = []
             if is_row:
@@ -173,7 +170,7 @@ def _prose_units(text: str, page: PageLike, *, count: TokenCounter, budget: int)
     if tokens <= budget:
         yield _Unit(text, page.number, page.section, tokens, is_table_row=False)
         return
-    sentences = _SENTENCE_END.split(text)
+    sentences = split_sentences(text, clauses=True)
     if len(sentences) > 1:
         for sentence in sentences:
             yield from _prose_units(sentence, page, count=count, budget=budget)

@@ -13,6 +13,7 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 
 from accounts.errors import DocumentRejected
+from fintext.tables import TABLE_CELL_SEPARATOR
 
 # Bounds against decompression bombs: pypdf already caps each stream (75 MB by default); these
 # cap the whole document so many moderate streams cannot add up to gigabytes either.
@@ -57,7 +58,6 @@ _JSON_SECTIONS: tuple[tuple[str, str], ...] = (
     ("item7a", "Item 7A. Quantitative and Qualitative Disclosures About Market Risk"),
 )
 
-TABLE_CELL_SEPARATOR = " | "
 
 _NUMERIC_CELL = re.compile(
     r"""^(?:

@@ -9,26 +9,14 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from retrieval.parsing import TABLE_CELL_SEPARATOR
+from fintext.tables import TABLE_CELL_SEPARATOR
+from fintext.words import QUESTION_STOPWORDS as _STOPWORDS
+from fintext.words import TERM as _TOKEN
+from fintext.words import content_terms
+from fintext.words import stem as _stem
 
 RRF_K = 60.0
 
-_STOPWORD_TEXT = """
-    a about above after again against all am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for
-    from further had has have having he her here hers him his how i if in into is it its
-    itself just me more most my no nor not now of off on once only or other our ours out
-    over own same she should so some such than that the their theirs them then there these
-    they this those through to too under until up very was we were what when where which
-    while who whom why will with would you your yours company company's companies compare
-    compared change changed changes describe explain discuss discussed analyze analysis
-    provide provided reported report reports mentioned mention according based given total
-    amount value much many percent percentage number period during within year years fiscal
-    quarter quarters q1 q2 q3 q4 latest recent most 10-q 10-k form filing filings document
-    documents also any there show shows trend trends impact relate relates related
-    relationship
-"""
-_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 # Financial wording that analysts and filings use interchangeably; the question is expanded
 # with the filing's words so the full-text side can match them.
@@ -58,7 +46,6 @@ FINANCIAL_SYNONYMS: Mapping[str, tuple[str, ...]] = {
     "rent": ("rent expense", "lease"),
 }
 
-_TOKEN = re.compile(r"[a-z][a-z0-9&'\u2019-]*|\d[\d,]*(?:\.\d+)?%?")
 _NUMBER = re.compile(r"(?<![\w.])\$?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?%?")
 
 
@@ -160,27 +147,6 @@ def expand_query(question: str) -> str:
         if re.search(rf"(?<![\w-]){re.escape(term)}(?![\w-])", lowered):
             extra.extend(s for s in synonyms if s not in lowered and s not in extra)
     return f"{question} {' '.join(extra)}" if extra else question
-
-
-@lru_cache(maxsize=65536)
-def _stem(token: str) -> str:
-    token = token.replace("\u2019", "'").removesuffix("'s").strip("'")
-    for suffix in ("ations", "ation", "ments", "ment", "ings", "ing", "ies", "es", "ed", "s"):
-        if len(token) > len(suffix) + 3 and token.endswith(suffix):
-            return token[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return token
-
-
-def content_terms(text: str) -> list[str]:
-    """Stemmed words of `text` that carry meaning (no stopwords, no bare numbers)."""
-    terms: list[str] = []
-    for token in _TOKEN.findall(text.lower()):
-        if token[0].isdigit() or token in _STOPWORDS or len(token) < 2:
-            continue
-        stem = _stem(token)
-        if stem not in _STOPWORDS and stem not in terms:
-            terms.append(stem)
-    return terms
 
 
 def numbers_in(text: str) -> set[str]:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
 
+from fintext.periods import periods_in
+
 # Corporate suffixes that people leave out when they name a company in a question.
 _SUFFIXES = {
     "inc", "incorporated", "corp", "corporation", "co", "company", "ltd", "limited", "plc",
@@ -26,30 +28,11 @@ _AMBIGUOUS_TICKERS = {
     "VS", "AND", "THE", "NOT", "NET", "TAX", "DO", "IF", "IN", "OF", "TO", "UP", "WE", "ME", "MY",
 }  # fmt: skip
 
-_ORDINALS = {
-    "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
-}  # fmt: skip
-
-_YEAR = r"(?:19[89]\d|20\d\d)"
-_RE_QUARTER_YEAR = re.compile(
-    rf"\bQ([1-4])\s*(?:of\s+)?(?:FY\s*'?|fiscal\s+(?:year\s+)?)?({_YEAR}|'?\d\d)\b", re.I
-)
-_RE_YEAR_QUARTER = re.compile(rf"\b(?:FY\s*)?({_YEAR})\s*[-/ ]?\s*Q([1-4])\b", re.I)
-_RE_ORDINAL_QUARTER = re.compile(
-    rf"\b(first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+(?:fiscal\s+)?quarter"
-    rf"(?:\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?|FY\s*)?({_YEAR}))?",
-    re.I,
-)
-_RE_LONE_QUARTER = re.compile(r"\bQ([1-4])\b")
-_RE_FY = re.compile(rf"\bFY\s*'?({_YEAR}|\d\d)\b", re.I)
-_RE_FISCAL = re.compile(rf"\bfiscal\s+(?:year\s+)?({_YEAR})\b", re.I)
-_RE_YEAR = re.compile(rf"(?<![\d$.,])({_YEAR})(?![\d%]|,\d|\.\d)")
 _RE_LATEST = re.compile(
     r"\b(?:latest|most\s+recent|newest|current|recent)\s+(?:10-?[QK]|quarter|filing|report|"
     r"quarterly\s+report|annual\s+report|fiscal\s+quarter|period)\b",
     re.I,
 )
-_RE_RELATIVE_YEAR = re.compile(r"\b(this|current|last|previous|prior)\s+(?:fiscal\s+)?year\b", re.I)
 _RE_MARKED_TICKER = re.compile(
     r"(?:\$([A-Z]{1,5})\b|\b(?:ticker|symbol)\s*:?\s*([A-Z]{1,5})\b|"
     r"\((?:(?:NYSE|NASDAQ|Nasdaq|NYSEAMERICAN)\s*:\s*)?([A-Z]{1,5})\))"
@@ -129,16 +112,16 @@ def scope_from_question(
         if token in by_ticker and by_ticker[token].id not in company_ids:
             add_company(by_ticker[token], token)
 
-    years, quarters, period_terms = _periods(question, today=today)
-    matched.extend(period_terms)
+    periods = periods_in(question, today=today)
+    matched.extend(periods.terms)
     latest = bool(_RE_LATEST.search(question))
     if latest:
         matched.append(_RE_LATEST.search(question).group(0))  # type: ignore[union-attr]
     return QuestionScope(
         company_ids=tuple(company_ids),
         tickers=tuple(tickers),
-        fiscal_years=tuple(sorted(set(years))),
-        fiscal_quarters=tuple(sorted(set(quarters), key=lambda yq: (yq[0] or 0, yq[1]))),
+        fiscal_years=tuple(sorted(set(periods.years))),
+        fiscal_quarters=tuple(sorted(set(periods.quarters), key=lambda yq: (yq[0] or 0, yq[1]))),
         matched_terms=tuple(matched),
         latest=latest,
     )
@@ -227,63 +210,3 @@ def _capitalised_like(found: str, name: str) -> bool:
         if want[:1].isupper() and not got[:1].isupper():
             return False
     return True
-
-
-def _periods(
-    question: str, *, today: date
-) -> tuple[list[int], list[tuple[int | None, int]], list[str]]:
-    years: list[int] = []
-    quarters: list[tuple[int | None, int]] = []
-    terms: list[str] = []
-    consumed: list[tuple[int, int]] = []
-
-    def take(match: re.Match[str]) -> bool:
-        span = match.span()
-        if any(span[0] < end and start < span[1] for start, end in consumed):
-            return False
-        consumed.append(span)
-        terms.append(match.group(0).strip())
-        return True
-
-    for match in _RE_QUARTER_YEAR.finditer(question):
-        if take(match):
-            year = _year(match.group(2))
-            quarters.append((year, int(match.group(1))))
-            years.append(year)
-    for match in _RE_YEAR_QUARTER.finditer(question):
-        if take(match):
-            year = int(match.group(1))
-            quarters.append((year, int(match.group(2))))
-            years.append(year)
-    for match in _RE_ORDINAL_QUARTER.finditer(question):
-        if take(match):
-            year_text = match.group(2)
-            quarter_year = int(year_text) if year_text else None
-            quarters.append((quarter_year, _ORDINALS[match.group(1).lower()]))
-            if quarter_year:
-                years.append(quarter_year)
-    for match in _RE_LONE_QUARTER.finditer(question):
-        if take(match):
-            quarters.append((None, int(match.group(1))))
-    for pattern in (_RE_FY, _RE_FISCAL, _RE_YEAR):
-        for match in pattern.finditer(question):
-            if take(match):
-                years.append(_year(match.group(1)))
-    for match in _RE_RELATIVE_YEAR.finditer(question):
-        if take(match):
-            which = match.group(1).lower()
-            years.append(today.year if which in {"this", "current"} else today.year - 1)
-    # A bare quarter next to a year elsewhere in the question ("Q3 results in 2023") belongs
-    # to that year when the question names exactly one.
-    if len(set(years)) == 1:
-        only = years[0]
-        quarters = [(year if year is not None else only, q) for year, q in quarters]
-    return years, quarters, terms
-
-
-def _year(text: str) -> int:
-    digits = text.lstrip("'")
-    value = int(digits)
-    if len(digits) == 2:
-        return 2000 + value if value <= 69 else 1900 + value
-    return value

@@ -14,6 +14,7 @@ from django.conf import settings
 from llama_index.core.chat_engine.condense_question import DEFAULT_PROMPT
 
 from agents.contracts import ChatMessage, ModelRequest
+from fintext.words import clip
 
 CONDENSE_MAX_TOKENS = 200
 # Each earlier message is cut to this many characters in the condensing prompt: the rewrite needs
@@ -45,10 +46,7 @@ def condense_heuristic(question: str, previous_questions: list[str]) -> str:
     if not looks_like_follow_up(question, previous_questions):
         return question
     room = settings.QUESTION_MAX_CHARS - len(question) - 1
-    previous = previous_questions[-1]
-    if len(previous) > room:
-        previous = previous[: max(0, room)].rsplit(" ", 1)[0] if room > 0 else ""
-    return f"{previous} {question}".strip()
+    return f"{clip(previous_questions[-1], room)} {question}".strip()
 
 
 def condense_request(question: str, history: list[ChatMessage]) -> ModelRequest:
@@ -58,7 +56,7 @@ def condense_request(question: str, history: list[ChatMessage]) -> ModelRequest:
         who = "Human" if message.role == "user" else "Assistant"
         text = " ".join(message.content.split())
         if len(text) > CONDENSE_MESSAGE_CHARS:
-            text = text[:CONDENSE_MESSAGE_CHARS].rsplit(" ", 1)[0] + " ..."
+            text = clip(text, CONDENSE_MESSAGE_CHARS) + " ..."
         lines.append(f"{who}: {text}")
     prompt = DEFAULT_PROMPT.format(chat_history="\n".join(lines), question=question)
     return ModelRequest(

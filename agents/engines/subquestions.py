@@ -13,14 +13,42 @@ from itertools import product
 
 from llama_index.core.question_gen.types import SubQuestion
 
+from fintext.words import stem, stems
 from retrieval.contracts import SearchFilters
 from retrieval.scoping import CompanyEntry, QuestionScope, scope_from_question
 
-_COMPARISON = re.compile(
-    r"\b(compare|comparison|versus|vs\.?|change|changed|grow|grew|growth|increase|increased|"
-    r"decrease|decreased|decline|declined|trend|over time|from .+ to|between .+ and|each)\b",
-    re.IGNORECASE,
+# Words that ask for a comparison, in any inflection ("compare", "comparing", "declines"):
+# matched on stems, so every form of a listed word counts.
+_COMPARISON_STEMS = frozenset(
+    stem(word)
+    for word in [
+        "compare",
+        "comparing",
+        "comparison",
+        "versus",
+        "vs",
+        "change",
+        "changed",
+        "changing",
+        "grow",
+        "grew",
+        "growing",
+        "grows",
+        "growth",
+        "increase",
+        "increased",
+        "increasing",
+        "decrease",
+        "decreased",
+        "decreasing",
+        "decline",
+        "declined",
+        "declining",
+        "trend",
+        "each",
+    ]
 )
+_COMPARISON_PHRASE = re.compile(r"\b(over time|from .+ to|between .+ and)\b", re.IGNORECASE)
 MAX_SUB_QUESTIONS = 6
 
 
@@ -38,7 +66,7 @@ def decompose(question: str, companies: list[CompanyEntry]) -> list[ScopedSubQue
     years = list(scope.fiscal_years)
     if len(ids) < 2 and len(years) < 2:
         return []
-    if not _COMPARISON.search(question) and len(ids) < 2:
+    if len(ids) < 2 and not _asks_comparison(question):
         return []
     names = {int(c.id): c.name for c in companies}
     company_options: list[int | None] = list(ids) or [None]
@@ -59,3 +87,9 @@ def decompose(question: str, companies: list[CompanyEntry]) -> list[ScopedSubQue
             )
         )
     return subs
+
+
+def _asks_comparison(question: str) -> bool:
+    return not _COMPARISON_STEMS.isdisjoint(stems(question)) or bool(
+        _COMPARISON_PHRASE.search(question)
+    )

@@ -8,8 +8,14 @@ import pytest
 from prometheus_client import REGISTRY
 
 from accounts.errors import PiiBlocked
-from monitoring import pii
-from monitoring.pii import PiiPolicy, pii_enforce, pii_mask, pii_restore, pii_scrub_for_logs
+from monitoring.pii import (
+    PiiPolicy,
+    detection,
+    pii_enforce,
+    pii_mask,
+    pii_restore,
+    pii_scrub_for_logs,
+)
 from monitoring.pii_eval import snippets_evaluate, snippets_load
 
 # Values are made up; card, IBAN, routing and CUSIP/ISIN values carry valid check digits.
@@ -211,7 +217,7 @@ def test_detection_works_with_the_network_unreachable(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket.socket, "connect", refuse)
     # A fresh analyzer, so the email recogniser loads its domain suffix list under the guard.
-    monkeypatch.setattr(pii, "_ANALYZER", None)
+    monkeypatch.setattr(detection, "_ANALYZER", None)
 
     result = pii_mask("Reach me at ana@harborviewcap.co.uk.")
 

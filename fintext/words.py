@@ -1,0 +1,256 @@
+"""Words of financial text: tokens, light stems and stopwords."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+# A term keeps what filings glue into one word ("r&d", "10-k", "company's") and numbers whole
+# ("1,234.5%"); `words` below splits on everything that is not a letter or digit.
+TERM = re.compile(r"[a-z][a-z0-9&'\u2019-]*|\d[\d,]*(?:\.\d+)?%?")
+_WORD = re.compile(r"[a-z0-9]+")
+
+ENGLISH_STOPWORDS = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "him",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "me",
+        "more",
+        "most",
+        "my",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+    ]
+)
+
+# Words every question about a filing may use and no passage is found by.
+QUESTION_STOPWORDS = ENGLISH_STOPWORDS | frozenset(
+    [
+        "company",
+        "company's",
+        "companies",
+        "compare",
+        "compared",
+        "change",
+        "changed",
+        "changes",
+        "describe",
+        "explain",
+        "discuss",
+        "discussed",
+        "analyze",
+        "analysis",
+        "provide",
+        "provided",
+        "reported",
+        "report",
+        "reports",
+        "mentioned",
+        "mention",
+        "according",
+        "based",
+        "given",
+        "total",
+        "amount",
+        "value",
+        "much",
+        "many",
+        "percent",
+        "percentage",
+        "number",
+        "period",
+        "during",
+        "within",
+        "year",
+        "years",
+        "fiscal",
+        "quarter",
+        "quarters",
+        "q1",
+        "q2",
+        "q3",
+        "q4",
+        "latest",
+        "recent",
+        "most",
+        "10-q",
+        "10-k",
+        "form",
+        "filing",
+        "filings",
+        "document",
+        "documents",
+        "also",
+        "any",
+        "there",
+        "show",
+        "shows",
+        "trend",
+        "trends",
+        "impact",
+        "relate",
+        "relates",
+        "related",
+        "relationship",
+    ]
+)
+
+_SUFFIXES = ("ations", "ation", "ments", "ment", "ings", "ing", "ies", "es", "ed", "s")
+
+
+def terms(text: str) -> list[str]:
+    """The terms of `text`, lower-cased, in order (see TERM)."""
+    return TERM.findall(text.lower())
+
+
+def words(text: str) -> list[str]:
+    """The runs of letters and digits of `text`, lower-cased, in order."""
+    return _WORD.findall(text.lower())
+
+
+@lru_cache(maxsize=65536)
+def stem(token: str) -> str:
+    """A light stem: possessive and one common suffix dropped ("revenues" -> "revenue",
+    "repurchases" -> "repurchas", "companies" -> "company"); short words are left alone."""
+    token = token.replace("\u2019", "'").removesuffix("'s").strip("'")
+    for suffix in _SUFFIXES:
+        if len(token) > len(suffix) + 3 and token.endswith(suffix):
+            return token[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return token
+
+
+def stems(text: str) -> list[str]:
+    """The stems of the words of `text`, in order."""
+    return [stem(word) for word in words(text)]
+
+
+def content_terms(text: str, *, stopwords: frozenset[str] = QUESTION_STOPWORDS) -> list[str]:
+    """Stemmed terms of `text` that carry meaning: no stopwords, no bare numbers, each once."""
+    found: list[str] = []
+    for token in terms(text):
+        if token[0].isdigit() or token in stopwords or len(token) < 2:
+            continue
+        stemmed = stem(token)
+        if stemmed not in stopwords and stemmed not in found:
+            found.append(stemmed)
+    return found
+
+
+def clip(text: str, chars: int) -> str:
+    """`text` cut to at most `chars` characters at a word boundary ("" when none fits)."""
+    if len(text) <= chars:
+        return text
+    if chars <= 0:
+        return ""
+    return text[:chars].rsplit(" ", 1)[0]
