@@ -131,7 +131,7 @@ def _model_of(name: str, anthropic_model: str, openai_model: str) -> str:
 
 
 def _margin() -> Decimal:
-    return Decimal(str(getattr(settings, "BUDGET_TOKEN_MARGIN", "1.25")))
+    return Decimal(str(settings.BUDGET_TOKEN_MARGIN))
 
 
 @dataclass(frozen=True)
@@ -174,8 +174,8 @@ def plan_worst_case(*, tier: str, question: str, follow_up: bool = False) -> Pla
     tokenizer margin) plus max_tokens of output, for every call a turn with tool rounds may make,
     and a follow-up's condensing call, on the dearest model of the chain, plus the question's
     embedding."""
-    max_tokens = int(getattr(settings, "LLM_MAX_TOKENS", 1024))
-    context = int(getattr(settings, "LLM_CONTEXT_TOKENS", 16000))
+    max_tokens = int(settings.LLM_MAX_TOKENS)
+    context = int(settings.LLM_CONTEXT_TOKENS)
     prompt = math.ceil(max(0, context - max_tokens) * _margin())
     input_tokens, output_tokens = with_tool_rounds(prompt, max_tokens, tool_rounds_allowed())
     if follow_up:
@@ -533,9 +533,7 @@ def _chain_key(tier: str) -> tuple[str, ...]:
 def _expected_prompt_version() -> str:
     """The prompt version of the answer request the turn will build (the instructions and
     generation settings do not depend on the passages), known before retrieval."""
-    return _prompt_version_for(
-        int(getattr(settings, "LLM_MAX_TOKENS", 1024)), tool_rounds_allowed()
-    )
+    return _prompt_version_for(int(settings.LLM_MAX_TOKENS), tool_rounds_allowed())
 
 
 @functools.lru_cache(maxsize=8)

@@ -234,7 +234,7 @@ def _retrieve(
     *, tenant: Tenant, question: str, conversation_scope: dict[str, Any]
 ) -> tuple[list[Any], dict[int, RetrievedChunk], dict[str, Any], list[str]]:
     """Passages for a question: one scoped search, or one per sub-question for comparisons."""
-    k = int(getattr(settings, "AGENT_TOP_K", 6))
+    k = int(settings.AGENT_TOP_K)
     filters = filters_from_scope(conversation_scope)
     # Read once: decomposition and every search below scope by the same companies.
     directory = company_directory(tenant=tenant)
@@ -527,7 +527,7 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
             question=standalone,
             passages=passages,
             history=tuple(history),
-            max_tokens=int(getattr(settings, "LLM_MAX_TOKENS", 1024)),
+            max_tokens=int(settings.LLM_MAX_TOKENS),
             tools=tool_definitions() if tool_rounds_allowed() else (),
         )
         if cached_passages is None:

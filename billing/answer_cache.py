@@ -36,7 +36,7 @@ _TRAILING = re.compile(r"[\s?.!]+$")
 
 
 def answer_cache_enabled() -> bool:
-    return bool(getattr(settings, "ANSWER_CACHE_ENABLED", True))
+    return bool(settings.ANSWER_CACHE_ENABLED)
 
 
 def question_normalise(question: str) -> str:
@@ -63,7 +63,7 @@ def answer_cache_key(
             "filters": _canonical(filters or {}),
             "chain": list(chain),
             "prompt": prompt_version,
-            "version": str(getattr(settings, "ANSWER_CACHE_VERSION", "1")),
+            "version": str(settings.ANSWER_CACHE_VERSION),
         },
         sort_keys=True,
         separators=(",", ":"),
@@ -105,7 +105,7 @@ def answer_cache_get(*, key: str) -> CachedAnswer | None:
 
 def answer_cache_put(*, key: str, entry: CachedAnswer, ttl_seconds: int | None = None) -> bool:
     """Keep an answer for ttl_seconds (default ANSWER_CACHE_TTL_SECONDS); False if Redis failed."""
-    ttl = ttl_seconds or int(getattr(settings, "ANSWER_CACHE_TTL_SECONDS", 86_400))
+    ttl = ttl_seconds or int(settings.ANSWER_CACHE_TTL_SECONDS)
     payload = json.dumps(asdict(entry), default=str, separators=(",", ":"))
     try:
         redis_client().set(key, payload, ex=ttl)

@@ -103,7 +103,7 @@ def prices_ensure_defaults() -> int:
 
 
 def _rows() -> Sequence[tuple[str, str, str, datetime, PriceQuote]]:
-    ttl = float(getattr(settings, "BILLING_PRICE_CACHE_SECONDS", 60))
+    ttl = float(settings.BILLING_PRICE_CACHE_SECONDS)
     now = time.monotonic()
     with _lock:
         if now - float(_cache["loaded_at"]) < ttl and _cache["rows"]:  # type: ignore[arg-type]
@@ -212,7 +212,7 @@ def tokens_cost(
 def embedding_model() -> tuple[str, str]:
     """(provider, model) of the query embedder (settings.EMBEDDING_MODEL), as the price table
     names them."""
-    name = str(getattr(settings, "EMBEDDING_MODEL", "all-MiniLM-L6-v2"))
+    name = str(settings.EMBEDDING_MODEL)
     key = name.strip().lower().removeprefix("sentence-transformers/").removeprefix("openai/")
     if key.startswith("text-embedding"):
         return "openai", key

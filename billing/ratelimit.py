@@ -88,11 +88,11 @@ return {1, redis.call('ZCARD', KEYS[1])}
 
 
 def _fail_open() -> bool:
-    return bool(getattr(settings, "RATE_LIMIT_FAIL_OPEN", True))
+    return bool(settings.RATE_LIMIT_FAIL_OPEN)
 
 
 def _enabled() -> bool:
-    return bool(getattr(settings, "RATE_LIMIT_ENABLED", True))
+    return bool(settings.RATE_LIMIT_ENABLED)
 
 
 def _rpm_keys(tenant: Tenant, user: User) -> tuple[str, str]:
@@ -185,7 +185,7 @@ def stream_slot_acquire(
         return StreamSlot(key=key, member=slot_id, acquired=False)
     now = clock()
     limit = quota.concurrent_streams_user
-    ttl_ms = int(getattr(settings, "RATE_LIMIT_STREAM_SLOT_TTL_SECONDS", 900)) * 1000
+    ttl_ms = int(settings.RATE_LIMIT_STREAM_SLOT_TTL_SECONDS) * 1000
     try:
         acquired, _held = run_script(
             _STREAM_ACQUIRE, keys=[key], args=[int(now * 1000), limit, ttl_ms, slot_id]

@@ -26,8 +26,8 @@ _last_logged: dict[str, float] = {}
 
 def redis_client() -> redis.Redis:
     """A shared client for BILLING_REDIS_URL with short timeouts, so an outage fails fast."""
-    url = str(getattr(settings, "BILLING_REDIS_URL", "") or settings.REDIS_URL)
-    timeout = float(getattr(settings, "BILLING_REDIS_TIMEOUT_SECONDS", 0.25))
+    url = str(settings.BILLING_REDIS_URL or settings.REDIS_URL)
+    timeout = float(settings.BILLING_REDIS_TIMEOUT_SECONDS)
     key = (url, timeout)
     with _clients_lock:
         client = _clients.get(key)
@@ -43,7 +43,7 @@ def redis_client() -> redis.Redis:
 
 
 def key_prefix() -> str:
-    return str(getattr(settings, "BILLING_REDIS_PREFIX", "finrag:billing"))
+    return str(settings.BILLING_REDIS_PREFIX)
 
 
 def tenant_namespace(tenant: Tenant) -> str:

@@ -57,7 +57,7 @@ SELECT %(start)s, %(hours)s, tenant_id, kind, provider, model,
 
 
 def short_answer_tokens() -> int:
-    return int(getattr(settings, "BILLING_ROUTING_SHORT_ANSWER_TOKENS", 300))
+    return int(settings.BILLING_ROUTING_SHORT_ANSWER_TOKENS)
 
 
 def day_start(day: date) -> datetime:

@@ -62,7 +62,7 @@ DAY = timedelta(days=1)
 
 
 def _warning_ratio() -> Decimal:
-    return Decimal(str(getattr(settings, "BUDGET_WARNING_RATIO", "0.9")))
+    return Decimal(str(settings.BUDGET_WARNING_RATIO))
 
 
 # --- Budgets -----------------------------------------------------------------------------
@@ -462,7 +462,7 @@ def expensive_queries(
 def routing_target_price(*, at: datetime | None = None) -> PriceQuote | None:
     """The model cheaper questions could go to: BILLING_ROUTING_TARGET ("provider/model"), else
     the cheapest paid chat model in the price table."""
-    configured = str(getattr(settings, "BILLING_ROUTING_TARGET", "") or "")
+    configured = str(settings.BILLING_ROUTING_TARGET or "")
     if "/" in configured:
         provider, model = configured.split("/", 1)
         return price_get(provider=provider, model=model, at=at)

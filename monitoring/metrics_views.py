@@ -16,8 +16,6 @@ from monitoring.metrics import render_latest
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_ALLOWED_IPS = ("127.0.0.1", "::1")
-
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -34,7 +32,7 @@ def _presented_token(request: HttpRequest) -> str | None:
 
 
 def _token_matches(request: HttpRequest) -> bool:
-    expected = getattr(settings, "METRICS_TOKEN", "") or ""
+    expected = settings.METRICS_TOKEN or ""
     presented = _presented_token(request)
     # An unset token must never match an empty or missing header.
     if not expected or presented is None:
@@ -61,7 +59,7 @@ def _address_allowed(request: HttpRequest) -> bool:
         return False
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    entries: Iterable[str] = getattr(settings, "METRICS_ALLOWED_IPS", DEFAULT_ALLOWED_IPS)
+    entries: Iterable[str] = settings.METRICS_ALLOWED_IPS
     return any(
         address.version == network.version and address in network
         for network in _allowed_networks(tuple(entries))

@@ -461,7 +461,7 @@ class PostgresSpanExporter(SpanExporter):
 def _store_enabled() -> bool:
     from django.conf import settings
 
-    return bool(settings.configured and getattr(settings, "TRACE_STORE_ENABLED", True))
+    return bool(settings.configured and settings.TRACE_STORE_ENABLED)
 
 
 def _store_processor() -> BatchSpanProcessor:
@@ -471,7 +471,7 @@ def _store_processor() -> BatchSpanProcessor:
 
     return BatchSpanProcessor(
         PostgresSpanExporter(),
-        max_queue_size=int(getattr(settings, "TRACE_STORE_QUEUE_SIZE", 8192)),
-        schedule_delay_millis=int(getattr(settings, "TRACE_STORE_DELAY_MS", 2000)),
+        max_queue_size=int(settings.TRACE_STORE_QUEUE_SIZE),
+        schedule_delay_millis=int(settings.TRACE_STORE_DELAY_MS),
         max_export_batch_size=512,
     )

@@ -119,7 +119,7 @@ def _torch_threads() -> int:
     try:
         from django.conf import settings
 
-        return max(1, int(getattr(settings, "EMBEDDING_TORCH_THREADS", 1)))
+        return max(1, int(settings.EMBEDDING_TORCH_THREADS))
     except ImportError:  # pragma: no cover - Django is always installed here
         return 1
 
@@ -182,7 +182,7 @@ def _configured_precision() -> str:
     from django.core.exceptions import ImproperlyConfigured
 
     try:
-        return str(getattr(settings, "EMBEDDING_PRECISION", "auto"))
+        return str(settings.EMBEDDING_PRECISION)
     except ImproperlyConfigured:  # scripts and benchmarks run without Django settings
         return "auto"
 
@@ -192,6 +192,6 @@ def _configured_model_name() -> str:
     from django.core.exceptions import ImproperlyConfigured
 
     try:
-        return str(getattr(settings, "EMBEDDING_MODEL", DEFAULT_EMBEDDING_MODEL))
+        return str(settings.EMBEDDING_MODEL)
     except ImproperlyConfigured:  # scripts and benchmarks run without Django settings
         return DEFAULT_EMBEDDING_MODEL

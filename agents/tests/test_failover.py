@@ -3,7 +3,6 @@
 import asyncio
 import email.utils
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 import pytest
 
@@ -448,24 +447,21 @@ async def test_complete_collects_the_answer_and_its_usage(llm_server):
     assert usage.provider == "openai"
 
 
-def test_provider_settings_read_django_settings_with_defaults():
-    source = SimpleNamespace(
-        LLM_CHAINS={"free": ["offline"], "pro": ["openai", "offline"]},
-        ANTHROPIC_MODEL="claude-haiku-4-5",
-        LLM_TIMEOUT_SECONDS=30,
-        LLM_MAX_RETRIES="1",
-        LLM_BREAKER_MIN_CALLS=10,
-    )
+def test_provider_settings_read_django_settings(settings):
+    settings.LLM_CHAINS = {"free": ["offline"], "pro": ["openai", "offline"]}
+    settings.ANTHROPIC_MODEL = "claude-haiku-4-5"
+    settings.LLM_TIMEOUT_SECONDS = 30
+    settings.LLM_MAX_RETRIES = "1"
+    settings.LLM_BREAKER_MIN_CALLS = 10
 
-    settings = provider_settings_from_django(source)
+    provider_settings = provider_settings_from_django()
 
-    assert settings.chains == {"free": ("offline",), "pro": ("openai", "offline")}
-    assert settings.anthropic_model == "claude-haiku-4-5"
-    assert settings.openai_model == ""
-    assert settings.timeout_s == 30.0
-    assert settings.max_retries == 1
-    assert settings.breaker_config.min_calls == 10
-    assert settings.first_token_timeout_s == ProviderSettings().first_token_timeout_s
+    assert provider_settings.chains == {"free": ("offline",), "pro": ("openai", "offline")}
+    assert provider_settings.anthropic_model == "claude-haiku-4-5"
+    assert provider_settings.timeout_s == 30.0
+    assert provider_settings.max_retries == 1
+    assert provider_settings.breaker_config.min_calls == 10
+    assert provider_settings.first_token_timeout_s == settings.LLM_FIRST_TOKEN_TIMEOUT_SECONDS
 
 
 def test_chain_includes_only_providers_whose_key_is_set():

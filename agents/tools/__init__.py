@@ -27,9 +27,9 @@ from agents.tools.calculator import (
 
 def tool_rounds_allowed() -> int:
     """Rounds of tool calls one answer may make (AGENT_MAX_TOOL_ROUNDS); 0 when tools are off."""
-    if not getattr(settings, "AGENT_TOOLS_ENABLED", True):
+    if not settings.AGENT_TOOLS_ENABLED:
         return 0
-    return max(0, int(getattr(settings, "AGENT_MAX_TOOL_ROUNDS", 2)))
+    return max(0, int(settings.AGENT_MAX_TOOL_ROUNDS))
 
 
 __all__ = [

@@ -70,7 +70,7 @@ def _user_match(user_id: int | None) -> str:
 
 
 def _async_commit() -> None:
-    if getattr(settings, "BUDGET_ASYNC_COMMIT", True):
+    if settings.BUDGET_ASYNC_COMMIT:
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
@@ -117,7 +117,7 @@ def _apply(
 
 
 def _warning_ratio() -> Decimal:
-    return Decimal(str(getattr(settings, "BUDGET_WARNING_RATIO", "0.9")))
+    return Decimal(str(settings.BUDGET_WARNING_RATIO))
 
 
 def _warn_if_due(*, tenant_id: int, period: date, row: _PeriodRow | None, now: datetime) -> bool:
@@ -229,7 +229,7 @@ _last_sweep: dict[int, datetime] = {}
 def _sweep_due(tenant_id: int, now: datetime) -> bool:
     """Whether this process should look for stale holds of the tenant now (every
     BUDGET_EXPIRY_SWEEP_SECONDS; a refusal always looks, so stale holds never refuse anyone)."""
-    every = timedelta(seconds=int(getattr(settings, "BUDGET_EXPIRY_SWEEP_SECONDS", 60)))
+    every = timedelta(seconds=int(settings.BUDGET_EXPIRY_SWEEP_SECONDS))
     last = _last_sweep.get(tenant_id)
     if last is not None and last <= now < last + every:
         return False
@@ -261,7 +261,7 @@ def budget_reserve(
     now = now or timezone.now()
     quota = quota or tenant_quota_get(tenant=tenant)
     period = period_start_for(now)
-    ttl = timedelta(seconds=int(getattr(settings, "BUDGET_RESERVATION_TTL_SECONDS", 900)))
+    ttl = timedelta(seconds=int(settings.BUDGET_RESERVATION_TTL_SECONDS))
     user_id = user.pk if user is not None else None
     if _sweep_due(tenant.pk, now):
         reservations_expire(tenant=tenant, now=now)
@@ -277,7 +277,7 @@ def budget_reserve(
         user_cap_usd,
         now,
         now + ttl,
-        bool(getattr(settings, "BUDGET_ASYNC_COMMIT", True)),
+        bool(settings.BUDGET_ASYNC_COMMIT),
     ]
     with connection.cursor() as cursor:
         cursor.execute(_RESERVE_SQL, params)
@@ -367,7 +367,7 @@ def reservation_shrink(
                 "amount": max(ZERO, amount_usd),
                 "tokens": max(0, tokens),
                 "now": now or timezone.now(),
-                "async": bool(getattr(settings, "BUDGET_ASYNC_COMMIT", True)),
+                "async": bool(settings.BUDGET_ASYNC_COMMIT),
             },
         )
         row = cursor.fetchone()
@@ -419,7 +419,7 @@ def reservation_settle(
                 actual_tokens,
                 now,
                 _warning_ratio(),
-                bool(getattr(settings, "BUDGET_ASYNC_COMMIT", True)),
+                bool(settings.BUDGET_ASYNC_COMMIT),
             ],
         )
         prior, held, limit_usd, spent_usd, limit_tokens, spent_tokens, warned = cursor.fetchone()
@@ -556,7 +556,7 @@ def budget_warning_send(*, tenant_id: int, period_start: date) -> int:
         subject=f"[FinRAG] {tenant.name} has used {used.quantize(Decimal('1'))}% of its "
         "monthly budget",
         message=body,
-        from_email=getattr(settings, "BILLING_EMAIL_FROM", None) or settings.DEFAULT_FROM_EMAIL,
+        from_email=settings.BILLING_EMAIL_FROM or settings.DEFAULT_FROM_EMAIL,
         recipient_list=recipients,
         fail_silently=False,
     )

@@ -302,8 +302,7 @@ def test_ipv4_mapped_loopback_counts_as_loopback():
 
 
 @override_settings(METRICS_TOKEN=TOKEN)
-def test_without_an_allow_list_setting_only_loopback_is_allowed():
-    del settings.METRICS_ALLOWED_IPS
+def test_with_the_default_allow_list_only_loopback_is_allowed():
     assert _get(remote_addr="127.0.0.1").status_code == 200
     assert _get(remote_addr="::1").status_code == 200
     assert _get(remote_addr="10.0.0.1").status_code == 403
