@@ -22,7 +22,7 @@ import importlib.util
 import json
 import math
 import os
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -77,6 +77,14 @@ def _encoding(name: str) -> tiktoken.Encoding:
     return tiktoken.get_encoding(name)
 
 
+# A turn counts the same texts several times (the budget hold prices the prompt on each model of
+# the chain, the context trim and the usage estimate count it again): count each text once.
+# Bounded: a few hundred recent texts, the longest a whole prompt.
+@lru_cache(maxsize=256)
+def _token_count(encoding_name: str, text: str) -> int:
+    return len(_encoding(encoding_name).encode(text, disallowed_special=()))
+
+
 def encoding_name_for(provider: str, model: str) -> str:
     """The tiktoken encoding used to count text for this provider and model."""
     model = model.lower()
@@ -93,7 +101,7 @@ def estimate_tokens(provider: str, model: str, text: str) -> int:
     """Estimated number of tokens `text` costs on this provider and model."""
     if not text:
         return 0
-    count = len(_encoding(encoding_name_for(provider, model)).encode(text, disallowed_special=()))
+    count = _token_count(encoding_name_for(provider, model), text)
     if provider == "anthropic" or model.lower().startswith("claude"):
         return math.ceil(count * CLAUDE_CL100K_FACTOR)
     return count
