@@ -66,7 +66,6 @@ from agents.verification import turn_figures_verify, verification_summary
 from monitoring.metrics import answer_figures_count
 from monitoring.pii import pii_restore
 from retrieval.contracts import RetrievedChunk, SearchFilters
-from retrieval.embeddings import query_embedding_prefetch
 from retrieval.selectors import company_directory, corpus_version_get, question_validate
 
 logger = logging.getLogger(__name__)
@@ -518,7 +517,6 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnEvent]:
             with pipeline.tracer.start_as_current_span(
                 "retrieval", attributes={"rag.query_id": str(ctx.query_id)}
             ) as retrieval_span:
-                await query_embedding_prefetch(standalone)
                 nodes, chunks, scope, sub_questions = await sync_to_async(_retrieve)(
                     tenant=tenant, question=standalone, conversation_scope=conversation.scope
                 )

@@ -95,16 +95,25 @@ def _ask_many(url: str, keys: list[str], count: int, concurrency: int) -> list[d
 
 
 def _backing_cpu(services: load.Services) -> float:
-    """CPU seconds of Redis and the embedded Postgres (all its backends) so far."""
+    """CPU seconds of Redis and the embedded Postgres so far. Postgres runs a backend process
+    per connection and connections close after each request (CONN_MAX_AGE 0), so the backends
+    that exited count through the postmaster's reaped-children times."""
     import psutil
 
     total = load.cpu_seconds(services.pid_of("redis"))
-    for process in psutil.process_iter(["name", "cmdline"]):
+    for process in psutil.process_iter(["name", "ppid"]):
         with contextlib.suppress(psutil.Error):
-            cmdline = " ".join(process.info["cmdline"] or [])
-            if process.info["name"] == "postgres" or "postgres:" in cmdline:
-                times = process.cpu_times()
-                total += times.user + times.system
+            if process.info["name"] != "postgres":
+                continue
+            parent = psutil.Process(process.info["ppid"])
+            if parent.name() == "postgres":
+                continue  # a backend: counted below with its postmaster
+            times = process.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+            for child in process.children():
+                with contextlib.suppress(psutil.Error):
+                    child_times = child.cpu_times()
+                    total += child_times.user + child_times.system
     return total
 
 

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
 import math
 import os
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 OPENAI_EMBEDDING_MODEL = "text-embedding-3-small"
 PRECISIONS = ("auto", "bf16", "fp32")
-
-logger = logging.getLogger(__name__)
 
 
 class EmbeddingUnavailable(RuntimeError):
@@ -58,9 +53,7 @@ class MiniLMEmbedder:
         return self._encode(texts, precision=self.precision)
 
     def embed_query(self, text: str) -> list[float]:
-        return _query_vector(
-            self.model_name, text, lambda: self._encode([text], precision="fp32")[0]
-        )
+        return self._encode([text], precision="fp32")[0]
 
     def _encode(self, texts: Sequence[str], *, precision: str) -> list[list[float]]:
         if not texts:
@@ -102,17 +95,8 @@ def _autocast(precision: str) -> Iterator[None]:
 _MODEL_LOCK = threading.Lock()
 
 
-_MODEL_LOAD_LOCK = threading.Lock()
-
-
-def _minilm_model() -> Any:
-    # Queries are embedded on worker threads too (query_embedding_prefetch): load once.
-    with _MODEL_LOAD_LOCK:
-        return _minilm_model_load()
-
-
 @lru_cache(maxsize=1)
-def _minilm_model_load() -> Any:
+def _minilm_model() -> Any:
     # The model ships inside a package; never let a missing file send us to the network.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -165,70 +149,7 @@ class OpenAIEmbedder:
         return vectors
 
     def embed_query(self, text: str) -> list[float]:
-        return _query_vector(self.model_name, text, lambda: self.embed_documents([text])[0])
-
-
-class _QueryVectors:
-    """The vectors of the last few query texts, least recently used out first.
-
-    A turn's query is embedded once, ahead of the search and off the thread that runs the
-    search's SQL (query_embedding_prefetch); the search then finds it here. A vector depends only
-    on the model and the text, so sharing it between tenants reveals nothing.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._vectors: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str]) -> list[float] | None:
-        with self._lock:
-            vector = self._vectors.get(key)
-            if vector is not None:
-                self._vectors.move_to_end(key)
-            return vector
-
-    def put(self, key: tuple[str, str], vector: list[float]) -> None:
-        with self._lock:
-            self._vectors[key] = vector
-            self._vectors.move_to_end(key)
-            while len(self._vectors) > self.size:
-                self._vectors.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._vectors.clear()
-
-
-# A few hundred turns in flight at most per process; 384 floats each.
-QUERY_VECTORS = _QueryVectors(size=512)
-
-
-def _query_vector(model_name: str, text: str, compute: Callable[[], list[float]]) -> list[float]:
-    key = (model_name, text)
-    vector = QUERY_VECTORS.get(key)
-    if vector is None:
-        vector = compute()
-        QUERY_VECTORS.put(key, vector)
-    return list(vector)
-
-
-async def query_embedding_prefetch(query: str) -> None:
-    """Embed the text chunk_search will embed for `query`, on a worker thread.
-
-    Under ASGI the search runs on the one thread Django keeps for sync code, shared by every
-    request of the process; the query's embedding (most of a search's CPU) would hold that thread
-    while other requests' queries wait. Here it runs on a thread of its own first, and the search
-    takes the vector from QUERY_VECTORS. Best effort: a failure leaves the search to embed.
-    """
-    from retrieval.finance.questions import read_question
-
-    try:
-        embedder = get_embedder()
-        text = read_question(query.strip()).search_text
-        await asyncio.to_thread(embedder.embed_query, text)
-    except Exception:
-        logger.warning("The query could not be embedded ahead of the search", exc_info=True)
+        return self.embed_documents([text])[0]
 
 
 def _normalised(vector: list[float]) -> list[float]:

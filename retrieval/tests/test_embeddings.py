@@ -53,37 +53,3 @@ def test_a_query_is_embedded_in_fp32_whatever_the_document_precision():
 def test_an_unknown_precision_is_refused():
     with pytest.raises(EmbeddingUnavailable):
         MiniLMEmbedder(precision="fp8")
-
-
-@pytest.mark.asyncio
-async def test_the_query_embedded_ahead_of_the_search_is_the_one_the_search_uses():
-    from retrieval.embeddings import QUERY_VECTORS, get_embedder, query_embedding_prefetch
-    from retrieval.finance.questions import read_question
-
-    QUERY_VECTORS.clear()
-    question = "  What were Apple's net sales in fiscal 2019?  "
-    search_text = read_question(question.strip()).search_text
-    embedder = get_embedder()
-
-    await query_embedding_prefetch(question)
-
-    prefetched = QUERY_VECTORS.get((embedder.model_name, search_text))
-    assert prefetched is not None
-    # The same vector the search would compute itself (fp32, not the document precision).
-    fresh = MiniLMEmbedder(precision="fp32").embed_documents([search_text])[0]
-    assert np.allclose(prefetched, fresh, atol=1e-6)
-    assert embedder.embed_query(search_text) == prefetched
-
-
-def test_remembered_query_vectors_are_bounded_and_least_recently_used_go_first():
-    from retrieval.embeddings import _QueryVectors
-
-    vectors = _QueryVectors(size=2)
-    vectors.put(("m", "a"), [1.0])
-    vectors.put(("m", "b"), [2.0])
-    assert vectors.get(("m", "a")) == [1.0]  # "a" is now the most recently used
-    vectors.put(("m", "c"), [3.0])
-
-    assert vectors.get(("m", "b")) is None
-    assert vectors.get(("m", "a")) == [1.0]
-    assert vectors.get(("m", "c")) == [3.0]
