@@ -5,41 +5,13 @@ from __future__ import annotations
 
 import re
 
-ABBREVIATIONS = frozenset(
-    [
-        "inc",
-        "corp",
-        "co",
-        "ltd",
-        "llc",
-        "plc",
-        "no",
-        "nos",
-        "vs",
-        "approx",
-        "mr",
-        "ms",
-        "mrs",
-        "dr",
-        "st",
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
-        "u.s",
-        "e.g",
-        "i.e",
-        "fig",
-        "etc",
-    ]
+from fintext.words import word_set
+
+ABBREVIATIONS = word_set(
+    """
+    inc corp co ltd llc plc no nos vs approx mr ms mrs dr st jan feb mar apr jun jul aug sep sept
+    oct nov dec u.s e.g i.e fig etc
+    """
 )
 
 # The mark may be followed by a closing quote or bracket, which stays with its sentence; the

@@ -5,205 +5,39 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-# A term keeps what filings glue into one word ("r&d", "10-k", "company's") and numbers whole
+# A term keeps what filings glue into one word ("r&d", "cash-flow", "company's") and numbers whole
 # ("1,234.5%"); `words` below splits on everything that is not a letter or digit.
 TERM = re.compile(r"[a-z][a-z0-9&'\u2019-]*|\d[\d,]*(?:\.\d+)?%?")
 _WORD = re.compile(r"[a-z0-9]+")
 
-ENGLISH_STOPWORDS = frozenset(
-    [
-        "a",
-        "about",
-        "above",
-        "after",
-        "again",
-        "against",
-        "all",
-        "am",
-        "an",
-        "and",
-        "any",
-        "are",
-        "as",
-        "at",
-        "be",
-        "because",
-        "been",
-        "before",
-        "being",
-        "below",
-        "between",
-        "both",
-        "but",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "doing",
-        "down",
-        "during",
-        "each",
-        "few",
-        "for",
-        "from",
-        "further",
-        "had",
-        "has",
-        "have",
-        "having",
-        "he",
-        "her",
-        "here",
-        "hers",
-        "him",
-        "his",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "itself",
-        "just",
-        "me",
-        "more",
-        "most",
-        "my",
-        "no",
-        "nor",
-        "not",
-        "now",
-        "of",
-        "off",
-        "on",
-        "once",
-        "only",
-        "or",
-        "other",
-        "our",
-        "ours",
-        "out",
-        "over",
-        "own",
-        "same",
-        "she",
-        "should",
-        "so",
-        "some",
-        "such",
-        "than",
-        "that",
-        "the",
-        "their",
-        "theirs",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "to",
-        "too",
-        "under",
-        "until",
-        "up",
-        "very",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "yours",
-    ]
+
+def word_set(words: str) -> frozenset[str]:
+    """The whitespace-separated words of a list written as one string."""
+    return frozenset(words.split())
+
+
+ENGLISH_STOPWORDS = word_set(
+    """
+    a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for
+    from further had has have having he her here hers him his how i if in into is it its
+    itself just me more most my no nor not now of off on once only or other our ours out
+    over own same she should so some such than that the their theirs them then there these
+    they this those through to too under until up very was we were what when where which
+    while who whom why will with would you your yours
+    """
 )
 
 # Words every question about a filing may use and no passage is found by.
-QUESTION_STOPWORDS = ENGLISH_STOPWORDS | frozenset(
-    [
-        "company",
-        "company's",
-        "companies",
-        "compare",
-        "compared",
-        "change",
-        "changed",
-        "changes",
-        "describe",
-        "explain",
-        "discuss",
-        "discussed",
-        "analyze",
-        "analysis",
-        "provide",
-        "provided",
-        "reported",
-        "report",
-        "reports",
-        "mentioned",
-        "mention",
-        "according",
-        "based",
-        "given",
-        "total",
-        "amount",
-        "value",
-        "much",
-        "many",
-        "percent",
-        "percentage",
-        "number",
-        "period",
-        "during",
-        "within",
-        "year",
-        "years",
-        "fiscal",
-        "quarter",
-        "quarters",
-        "q1",
-        "q2",
-        "q3",
-        "q4",
-        "latest",
-        "recent",
-        "most",
-        "10-q",
-        "10-k",
-        "form",
-        "filing",
-        "filings",
-        "document",
-        "documents",
-        "also",
-        "any",
-        "there",
-        "show",
-        "shows",
-        "trend",
-        "trends",
-        "impact",
-        "relate",
-        "relates",
-        "related",
-        "relationship",
-    ]
+QUESTION_STOPWORDS = ENGLISH_STOPWORDS | word_set(
+    """
+    company company's companies compare compared change changed changes describe explain
+    discuss discussed analyze analysis provide provided reported report reports mentioned
+    mention according based given total amount value much many percent percentage number
+    period during within year years fiscal quarter quarters q1 q2 q3 q4 latest recent most
+    10-q 10-k form filing filings document documents also any there show shows trend trends
+    impact relate relates related relationship
+    """
 )
 
 _SUFFIXES = ("ations", "ation", "ments", "ment", "ings", "ing", "ies", "es", "ed", "s")

@@ -13,7 +13,7 @@ from itertools import product
 
 from llama_index.core.question_gen.types import SubQuestion
 
-from fintext.words import stem, stems
+from fintext.words import stem, stems, word_set
 from retrieval.contracts import SearchFilters
 from retrieval.scoping import CompanyEntry, QuestionScope, scope_from_question
 
@@ -21,32 +21,13 @@ from retrieval.scoping import CompanyEntry, QuestionScope, scope_from_question
 # matched on stems, so every form of a listed word counts.
 _COMPARISON_STEMS = frozenset(
     stem(word)
-    for word in [
-        "compare",
-        "comparing",
-        "comparison",
-        "versus",
-        "vs",
-        "change",
-        "changed",
-        "changing",
-        "grow",
-        "grew",
-        "growing",
-        "grows",
-        "growth",
-        "increase",
-        "increased",
-        "increasing",
-        "decrease",
-        "decreased",
-        "decreasing",
-        "decline",
-        "declined",
-        "declining",
-        "trend",
-        "each",
-    ]
+    for word in word_set(
+        """
+        compare comparing comparison versus vs change changed changing grow grew growing grows
+        growth increase increased increasing decrease decreased decreasing decline declined
+        declining trend each
+        """
+    )
 )
 _COMPARISON_PHRASE = re.compile(r"\b(over time|from .+ to|between .+ and)\b", re.IGNORECASE)
 MAX_SUB_QUESTIONS = 6
