@@ -64,6 +64,21 @@ def stem(token: str) -> str:
     return token
 
 
+@lru_cache(maxsize=65536)
+def singular(word: str) -> str:
+    """The lightest stem: a plural's or third person's final "s" dropped ("accounts" ->
+    "account", "holds" -> "hold"), nothing else, so that a cue word matches its own forms
+    without colliding with others ("checking" stays apart from "check")."""
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def singulars(text: str) -> list[str]:
+    """The words of `text` as singulars, in order."""
+    return [singular(word) for word in words(text)]
+
+
 def stems(text: str) -> list[str]:
     """The stems of the words of `text`, in order."""
     return [stem(word) for word in words(text)]

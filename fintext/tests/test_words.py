@@ -1,4 +1,14 @@
-from fintext.words import QUESTION_STOPWORDS, clip, content_terms, stem, stems, terms, words
+from fintext.words import (
+    QUESTION_STOPWORDS,
+    clip,
+    content_terms,
+    singular,
+    singulars,
+    stem,
+    stems,
+    terms,
+    words,
+)
 
 
 def test_inflections_of_a_financial_word_share_one_stem():
@@ -52,3 +62,11 @@ def test_clip_cuts_at_a_word_boundary():
     assert clip("net sales rose sharply", 12) == "net sales"
     assert clip("short", 12) == "short"
     assert clip("anything", 0) == ""
+
+
+def test_singular_drops_only_a_final_s():
+    assert singulars("Accounts holds business checking offering") == [
+        "account", "hold", "business", "checking", "offering",
+    ]  # fmt: skip
+    assert singular("bps") == "bps"  # three letters: too short to tell
+    assert singular("ira") == "ira"

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
-from fintext.words import stems
+from fintext.words import singulars
 
 
 def tokens(text: str) -> list[str]:
-    """The stemmed words of `text`, as cue words are compared."""
-    # "a/c" is how many statements abbreviate "account"; stems let "accounts" or "holdings"
-    # match the cue "account" or "holding".
-    return stems(text.lower().replace("a/c", " acct "))
+    """The words of `text` as singulars, the form cue words are compared in."""
+    # "a/c" is how many statements abbreviate "account"; singulars let "accounts" or "holds"
+    # match the cue "account" or "hold". Not the ranking stemmer: it makes "checking" "check"
+    # and "offering" "offer", cues that ordinary verbs would then trip.
+    return singulars(text.lower().replace("a/c", " acct "))
 
 
 def line_bounds(text: str, start: int, end: int) -> tuple[int, int]:

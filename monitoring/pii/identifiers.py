@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from fintext.words import stem
+from fintext.words import singular, word_set
 from monitoring.pii.context import (
     cue_phrases,
     line_bounds,
@@ -70,12 +70,12 @@ _ACCOUNT = "account"
 _OTHER = "other"
 
 
-def _by_stem(words: dict[str, str]) -> dict[str, str]:
-    """Cue words keyed by their stems, the form `tokens` yields for any inflection."""
-    return {stem(word): value for word, value in words.items()}
+def _by_singular(words: dict[str, str]) -> dict[str, str]:
+    """Cue words keyed by their singulars, the form `tokens` yields."""
+    return {singular(word): value for word, value in words.items()}
 
 
-_NUMBER_CUES = _by_stem({
+_NUMBER_CUES = _by_singular({
     **dict.fromkeys(("routing", "aba", "rtn", "transit", "fedwire"), _ROUTING),
     # Nouns that name an account on their own: "checking 5200678631", "my IRA MN-213557".
     **dict.fromkeys(
@@ -98,7 +98,7 @@ _CUE_WINDOW = 6
 # Which kind of account: the nearest of these words (looking back across lines, so a wire
 # instruction's "ABA:" line types the "Account:" line below it). Unqualified accounts default to
 # FIN_ACCOUNT_NUMBER.
-_ACCOUNT_KIND_WORDS = _by_stem({
+_ACCOUNT_KIND_WORDS = _by_singular({
     **dict.fromkeys(
         (
             "bank", "banking", "checking", "saving", "deposit", "dda", "beneficiary", "ach",
@@ -124,18 +124,7 @@ _ACCOUNT_RE = re.compile(
 )
 _DATE_RE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}-\d{1,2}-\d{2,4}")
 _NOT_AFTER_ACCOUNT = frozenset(
-    stem(word)
-    for word in (
-        "share",
-        "shares",
-        "unit",
-        "million",
-        "billion",
-        "thousand",
-        "percent",
-        "bp",
-        "bps",
-    )
+    singular(word) for word in word_set("share shares unit million billion thousand percent bp bps")
 )
 
 

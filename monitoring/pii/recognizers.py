@@ -28,7 +28,7 @@ from presidio_analyzer.predefined_recognizers import (
     UsSsnRecognizer,
 )
 
-from fintext.words import stem
+from fintext.words import singular
 from monitoring.pii.context import cue_phrases, mentions, tokens_after, tokens_before
 from monitoring.pii.identifiers import (
     account_numbers_find,
@@ -47,7 +47,7 @@ _PHONE_CONTEXT = [
 # France are left out: their short national numbers match table decimals ("164.3", "16.94").
 _PHONE_REGIONS = ("US", "GB")
 _NOT_BEFORE_IP = frozenset(
-    stem(word) for word in ("version", "v", "release", "build", "section", "rule", "item")
+    singular(word) for word in ("version", "v", "release", "build", "section", "rule", "item")
 )
 
 

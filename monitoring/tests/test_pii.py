@@ -113,6 +113,18 @@ def test_account_type_follows_the_words_around_the_number():
     )
 
 
+def test_verbs_that_share_a_stem_with_a_cue_word_do_not_act_as_the_cue():
+    # "check on" is not a checking account, "offer" is not an offering document, and
+    # "beneficiaries" of an estate do not make a bank account.
+    checked = pii_mask("I want to check on my account 48249423237 please.")
+    offer = pii_mask("Your account MN-973587 holds ISIN US712290AB14 with a tender offer.")
+    estate = pii_mask("Transfer on death request for account 5668992551; 3 beneficiaries.")
+
+    assert [d.entity_type for d in checked.detections] == ["FIN_ACCOUNT_NUMBER"]
+    assert "<ISIN_1>" in offer.text
+    assert [d.entity_type for d in estate.detections] == ["FIN_ACCOUNT_NUMBER"]
+
+
 def test_same_value_gets_the_same_placeholder_within_a_call():
     text = (
         "Email ana@harborviewcap.com or ANA@harborviewcap.com, not bo@harborviewcap.com; "
