@@ -1,28 +1,25 @@
-"""The middleware pipeline: six hooks around one agent run, each call inside a trace span.
+"""The middleware pipeline: six hook points around one turn, each call inside a trace span.
 
-Hooks are small classes listed in settings.AGENT_HOOKS, run in that order (wrappers nest with the
-first listed outermost). Any hook may stop the run by raising an ApplicationError, which reaches
-the user as a clear error.
+The hooks are the fixed stack of agents.hooks.stack (settings.AGENT_HOOKS may add to it), run in
+that order; wrappers nest with the first listed outermost. Any hook may stop the run by raising an
+ApplicationError, which reaches the user as a clear error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
-from django.utils.module_loading import import_string
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 from accounts.errors import ApplicationError
 from agents.contracts import AttemptRecord, ModelRequest, StreamEvent
 from agents.tools import ToolResult
+from agents.turns.turn import Turn
 from monitoring.tracing import get_tracer, query_trace_close
 
 ModelCall = Callable[[ModelRequest], AsyncIterator[StreamEvent]]
@@ -38,29 +35,6 @@ HOOK_POINTS = (
 )
 
 
-@dataclass
-class RunContext:
-    """Everything the hooks of one run share."""
-
-    tenant: Any
-    user: Any
-    membership: Any
-    conversation_id: int
-    question: str
-    query_id: uuid.UUID = field(default_factory=uuid.uuid4)
-    tier: str = "free"
-    is_follow_up: bool = False
-    pii_mapping: dict[str, str] = field(default_factory=dict)
-    attempts: list[AttemptRecord] = field(default_factory=list)
-    tool_results: list[ToolResult] = field(default_factory=list)
-    estimated_input_tokens: int = 0
-    estimated_cost_usd: Decimal = Decimal(0)
-    cost_usd: Decimal = Decimal(0)
-    status: str = "ok"
-    error_code: str = ""
-    state: dict[str, Any] = field(default_factory=dict)
-
-
 @dataclass(frozen=True)
 class RunOutcome:
     status: str  # ok, error, interrupted
@@ -73,22 +47,22 @@ class Hook:
 
     name = "hook"
 
-    async def before_agent(self, ctx: RunContext) -> None:
+    async def before_agent(self, ctx: Turn) -> None:
         return None
 
-    async def before_model(self, ctx: RunContext, request: ModelRequest) -> ModelRequest:
+    async def before_model(self, ctx: Turn, request: ModelRequest) -> ModelRequest:
         return request
 
-    def wrap_model_call(self, ctx: RunContext, call: ModelCall) -> ModelCall:
+    def wrap_model_call(self, ctx: Turn, call: ModelCall) -> ModelCall:
         return call
 
-    async def after_model(self, ctx: RunContext, attempt: AttemptRecord) -> None:
+    async def after_model(self, ctx: Turn, attempt: AttemptRecord) -> None:
         return None
 
-    def wrap_tool_call(self, ctx: RunContext, call: ToolCall) -> ToolCall:
+    def wrap_tool_call(self, ctx: Turn, call: ToolCall) -> ToolCall:
         return call
 
-    async def after_agent(self, ctx: RunContext, outcome: RunOutcome) -> None:
+    async def after_agent(self, ctx: Turn, outcome: RunOutcome) -> None:
         return None
 
 
@@ -103,9 +77,21 @@ class Pipeline:
 
     @classmethod
     def from_settings(cls) -> Pipeline:
-        return cls([import_string(path)() for path in settings.AGENT_HOOKS])
+        """The fixed hook stack with the hooks settings.AGENT_HOOKS adds."""
+        from agents.hooks.stack import hooks_build
 
-    def _attributes(self, hook: Hook, point: str, ctx: RunContext) -> dict[str, Any]:
+        return cls(hooks_build())
+
+    def bind(self, ctx: Turn) -> None:
+        """Make this pipeline the one the turn reports its attempts to."""
+
+        async def attempt_ended(attempt: AttemptRecord) -> None:
+            ctx.attempts.append(attempt)
+            await self.after_model(ctx, attempt)
+
+        ctx.attempt_ended = attempt_ended
+
+    def _attributes(self, hook: Hook, point: str, ctx: Turn) -> dict[str, Any]:
         attributes: dict[str, Any] = {
             "rag.hook": hook.name,
             "rag.hook_point": point,
@@ -117,12 +103,12 @@ class Pipeline:
             attributes["rag.tenant_id"] = tenant_id
         return attributes
 
-    def _span(self, hook: Hook, point: str, ctx: RunContext) -> Any:
+    def _span(self, hook: Hook, point: str, ctx: Turn) -> Any:
         return self.tracer.start_as_current_span(
             f"hook.{point}.{hook.name}", attributes=self._attributes(hook, point, ctx)
         )
 
-    async def before_agent(self, ctx: RunContext) -> None:
+    async def before_agent(self, ctx: Turn) -> None:
         """Run every before_agent; when one refuses the run (an ApplicationError such as a rate
         limit or an exhausted budget), the after_agent of the hooks whose before_agent already ran
         see a "rejected" outcome, so counters, slots and holds they took are given back, and the
@@ -147,21 +133,21 @@ class Pipeline:
                     raise
             done.append(hook)
 
-    async def before_model(self, ctx: RunContext, request: ModelRequest) -> ModelRequest:
+    async def before_model(self, ctx: Turn, request: ModelRequest) -> ModelRequest:
         for hook in self.hooks:
             if _overrides(hook, "before_model"):
                 with self._span(hook, "before_model", ctx):
                     request = await hook.before_model(ctx, request)
         return request
 
-    def model_call(self, ctx: RunContext, call: ModelCall) -> ModelCall:
+    def model_call(self, ctx: Turn, call: ModelCall) -> ModelCall:
         wrapped = call
         for hook in reversed(self.hooks):
             if _overrides(hook, "wrap_model_call"):
                 wrapped = self._traced_wrap(hook, ctx, hook.wrap_model_call(ctx, wrapped))
         return wrapped
 
-    def _traced_wrap(self, hook: Hook, ctx: RunContext, call: ModelCall) -> ModelCall:
+    def _traced_wrap(self, hook: Hook, ctx: Turn, call: ModelCall) -> ModelCall:
         pipeline = self
 
         async def traced(request: ModelRequest) -> AsyncIterator[StreamEvent]:
@@ -194,13 +180,13 @@ class Pipeline:
 
         return traced
 
-    async def after_model(self, ctx: RunContext, attempt: AttemptRecord) -> None:
+    async def after_model(self, ctx: Turn, attempt: AttemptRecord) -> None:
         for hook in self.hooks:
             if _overrides(hook, "after_model"):
                 with self._span(hook, "after_model", ctx):
                     await hook.after_model(ctx, attempt)
 
-    def tool_call(self, ctx: RunContext, call: ToolCall) -> ToolCall:
+    def tool_call(self, ctx: Turn, call: ToolCall) -> ToolCall:
         wrapped = call
         for hook in reversed(self.hooks):
             if _overrides(hook, "wrap_tool_call"):
@@ -208,14 +194,14 @@ class Pipeline:
                 wrapped = self._traced_tool(hook, ctx, inner)
         return wrapped
 
-    def _traced_tool(self, hook: Hook, ctx: RunContext, call: ToolCall) -> ToolCall:
+    def _traced_tool(self, hook: Hook, ctx: Turn, call: ToolCall) -> ToolCall:
         async def traced(name: str, arguments: dict[str, Any]) -> ToolResult:
             with self._span(hook, "wrap_tool_call", ctx):
                 return await call(name, arguments)
 
         return traced
 
-    async def after_agent(self, ctx: RunContext, outcome: RunOutcome) -> None:
+    async def after_agent(self, ctx: Turn, outcome: RunOutcome) -> None:
         # Every after_agent hook runs even if an earlier one fails: settlement must happen.
         first_error: BaseException | None = None
         for hook in self.hooks:

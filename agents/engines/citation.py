@@ -7,6 +7,7 @@ agents pipeline (hooks, failover), so every provider streams the same way.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -14,6 +15,7 @@ from llama_index.core.query_engine.citation_query_engine import CITATION_QA_TEMP
 from llama_index.core.schema import NodeWithScore
 
 from agents.contracts import ChatMessage, ContextPassage, ModelRequest, ToolDefinition
+from retrieval.contracts import RetrievedChunk
 
 SYSTEM_PROMPT = (
     "You are a careful financial analyst's assistant. You answer questions about SEC filings and "
@@ -80,6 +82,22 @@ def render_sources(passages: tuple[ContextPassage, ...]) -> str:
 
 def answer_system_prompt(*, tools: bool) -> str:
     return SYSTEM_PROMPT + (TOOLS_INSTRUCTION if tools else "")
+
+
+def passages_from_chunks(chunks: Sequence[RetrievedChunk]) -> tuple[ContextPassage, ...]:
+    """Retrieved chunks as the numbered passages the model sees, in rank order."""
+    return tuple(
+        ContextPassage(
+            number=number,
+            text=chunk.text,
+            document=chunk.document_title,
+            page=chunk.page,
+            source=chunk.source,
+            chunk_id=chunk.chunk_id,
+            document_id=chunk.document_id,
+        )
+        for number, chunk in enumerate(chunks, start=1)
+    )
 
 
 def passages_from_dicts(rows: tuple[dict[str, Any], ...]) -> tuple[ContextPassage, ...]:

@@ -30,7 +30,7 @@ from agents.contracts import (
     UsageReport,
 )
 from agents.providers.base import LLMProvider, ProviderError
-from agents.providers.offline import OfflineProvider
+from agents.providers.offline import OFFLINE_MODEL, OfflineProvider
 
 logger = logging.getLogger(__name__)
 
@@ -547,7 +547,67 @@ def enabled_provider_names(environ: Mapping[str, str] | None = None) -> frozense
     return frozenset({"offline", *enabled})
 
 
-def build_provider(name: str, settings: ProviderSettings) -> LLMProvider:
+@dataclass(frozen=True)
+class ChainLink:
+    """One provider of a tier's chain and the model it answers with."""
+
+    provider: str
+    model: str
+
+
+@dataclass(frozen=True)
+class ResolvedChain:
+    """A tier's failover chain as it will run: the configured providers that have a key, in
+    order, each with its model (offline when none has). Resolved once per turn; the failover
+    chain is built from it and billing prices its models."""
+
+    tier: str
+    links: tuple[ChainLink, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(link.provider for link in self.links)
+
+    @property
+    def models(self) -> tuple[tuple[str, str], ...]:
+        """(provider, model) pairs, the shape billing's estimates take."""
+        return tuple((link.provider, link.model) for link in self.links)
+
+    @property
+    def is_offline_only(self) -> bool:
+        return all(link.provider == "offline" for link in self.links)
+
+
+def _model_for(name: str, settings: ProviderSettings) -> str:
+    """The model a provider of this name answers with: the configured one, else its default
+    (the SDK module is imported only for a provider that has a key, as build_chain would)."""
+    if name == "offline":
+        return OFFLINE_MODEL
+    configured = settings.anthropic_model if name == "anthropic" else settings.openai_model
+    if configured or name not in _REMOTE_PROVIDERS:
+        return configured or name
+    module_name, class_name, _ = _REMOTE_PROVIDERS[name]
+    provider_class = getattr(importlib.import_module(module_name), class_name)
+    default = inspect.signature(provider_class.__init__).parameters["model"].default
+    return str(default)
+
+
+def chain_resolve(
+    tier: str, settings: ProviderSettings, *, environ: Mapping[str, str] | None = None
+) -> ResolvedChain:
+    """The chain a tier's answers use, with each provider's model.
+
+    Raises ValueError when the tier has no chain configured.
+    """
+    names = settings.chains.get(tier)
+    if names is None:
+        raise ValueError(f"No LLM chain is configured for tier {tier!r} (LLM_CHAINS).")
+    enabled = enabled_provider_names(environ)
+    links = tuple(ChainLink(name, _model_for(name, settings)) for name in names if name in enabled)
+    return ResolvedChain(tier=tier, links=links or (ChainLink("offline", OFFLINE_MODEL),))
+
+
+def build_provider(name: str, settings: ProviderSettings, *, model: str = "") -> LLMProvider:
     """One provider by name, configured from settings; raises ValueError for an unknown name."""
     if name == "offline":
         return OfflineProvider()
@@ -555,7 +615,7 @@ def build_provider(name: str, settings: ProviderSettings) -> LLMProvider:
         raise ValueError(f"Unknown LLM provider {name!r} in LLM_CHAINS.")
     module_name, class_name, _ = _REMOTE_PROVIDERS[name]
     provider_class = getattr(importlib.import_module(module_name), class_name)
-    model = settings.anthropic_model if name == "anthropic" else settings.openai_model
+    model = model or (settings.anthropic_model if name == "anthropic" else settings.openai_model)
     kwargs: dict[str, Any] = {
         "timeout_s": settings.timeout_s,
         "max_output_tokens": settings.max_tokens,
@@ -565,24 +625,14 @@ def build_provider(name: str, settings: ProviderSettings) -> LLMProvider:
     return provider_class(**kwargs)
 
 
-def build_chain(
-    tier: str,
+def chain_build(
+    chain: ResolvedChain,
     settings: ProviderSettings,
     *,
     on_attempt: AttemptCallback | None = None,
-    environ: Mapping[str, str] | None = None,
 ) -> FailoverChain:
-    """The failover chain for a tier: its configured providers that have a key, in order.
-
-    Raises ValueError when the tier has no chain configured.
-    """
-    names = settings.chains.get(tier)
-    if names is None:
-        raise ValueError(f"No LLM chain is configured for tier {tier!r} (LLM_CHAINS).")
-    enabled = enabled_provider_names(environ)
-    providers = [build_provider(name, settings) for name in names if name in enabled]
-    if not providers:
-        providers = [OfflineProvider()]
+    """The failover chain that runs a resolved chain's providers in order."""
+    providers = [build_provider(link.provider, settings, model=link.model) for link in chain.links]
     return FailoverChain(
         providers,
         max_retries=settings.max_retries,
@@ -593,3 +643,18 @@ def build_chain(
         on_attempt=on_attempt,
         breaker_config=settings.breaker_config,
     )
+
+
+def build_chain(
+    tier: str,
+    settings: ProviderSettings,
+    *,
+    on_attempt: AttemptCallback | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> FailoverChain:
+    """The failover chain for a tier: chain_resolve, then chain_build.
+
+    Raises ValueError when the tier has no chain configured.
+    """
+    resolved = chain_resolve(tier, settings, environ=environ)
+    return chain_build(resolved, settings, on_attempt=on_attempt)

@@ -1,7 +1,7 @@
 """Observability hooks: each question's trace (GenAI attributes), its log line, failover metrics.
 
-List them after every other hook in settings.AGENT_HOOKS, TracingHook last: after_agent hooks run
-in list order, so the trace closes and the log line is written once cost and status are final.
+They close the fixed stack (agents.hooks.stack), TracingHook last: after_agent hooks run in stack
+order, so the trace closes and the log line is written once cost and status are final.
 Text that reaches a log or a span is masked with `pii_scrub_for_logs` whatever the tenant's PII
 policy says, because logs and traces are kept longer and read by more people than the chat.
 """
@@ -19,18 +19,13 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from agents.contracts import AttemptRecord, ModelRequest
-from agents.pipeline import Hook, RunContext, RunOutcome, ToolCall
+from agents.pipeline import Hook, RunOutcome, ToolCall
 from agents.providers.failover import breaker_states
 from agents.tools import ToolResult
+from agents.turns.turn import Turn
 from monitoring import metrics, tracing
 from monitoring.logging import QueryLogRecord, query_log_emit
 from monitoring.pii import pii_scrub_for_logs
-
-# RunContext.state keys this module reads (set by other hooks) and writes.
-STATE_CACHE_HIT = "cache_hit"  # set to True by the answer-cache hook on a hit
-STATE_SUB_QUESTIONS = "sub_questions"  # set by agents.services for a decomposed comparison
-_STATE_MASKED_QUESTION = "observability.masked_question"
-_STATE_LOG_STARTED = "observability.log_started"
 
 MAX_LOGGED_QUESTION_CHARS = 500
 _CIRCUIT_VALUES = {
@@ -38,14 +33,6 @@ _CIRCUIT_VALUES = {
     "half_open": metrics.CIRCUIT_HALF_OPEN,
     "open": metrics.CIRCUIT_OPEN,
 }
-
-
-def answering_attempt(attempts: Sequence[AttemptRecord]) -> AttemptRecord | None:
-    """The attempt whose text the user saw, else the last attempt made (None before any)."""
-    for attempt in reversed(attempts):
-        if attempt.outcome in ("ok", "interrupted"):
-            return attempt
-    return attempts[-1] if attempts else None
 
 
 def failovers_from_attempts(attempts: Sequence[AttemptRecord]) -> list[tuple[str, str]]:
@@ -62,9 +49,9 @@ def failovers_from_attempts(attempts: Sequence[AttemptRecord]) -> list[tuple[str
     ]
 
 
-def query_complexity(ctx: RunContext) -> str:
+def query_complexity(ctx: Turn) -> str:
     """The reference's complexity tag: comparison, calculation, follow_up or simple."""
-    if ctx.state.get(STATE_SUB_QUESTIONS):
+    if ctx.sub_questions:
         return "comparison"
     if ctx.tool_results:
         return "calculation"
@@ -73,14 +60,12 @@ def query_complexity(ctx: RunContext) -> str:
     return "simple"
 
 
-async def masked_question(ctx: RunContext) -> str:
+async def masked_question(ctx: Turn) -> str:
     """The (standalone) question with personal data masked, computed once per run."""
-    cached = ctx.state.get(_STATE_MASKED_QUESTION)
-    if cached is None:
+    if ctx.masked_question is None:
         text = ctx.question[:MAX_LOGGED_QUESTION_CHARS]
-        cached = await asyncio.to_thread(pii_scrub_for_logs, text)
-        ctx.state[_STATE_MASKED_QUESTION] = cached
-    return str(cached)
+        ctx.masked_question = await asyncio.to_thread(pii_scrub_for_logs, text)
+    return ctx.masked_question
 
 
 def circuit_states_publish(states: dict[str, str] | None = None) -> None:
@@ -101,10 +86,10 @@ class FailoverMetricsHook(Hook):
 
     name = "failover_metrics"
 
-    async def after_model(self, ctx: RunContext, attempt: AttemptRecord) -> None:
+    async def after_model(self, ctx: Turn, attempt: AttemptRecord) -> None:
         circuit_states_publish()
 
-    async def after_agent(self, ctx: RunContext, outcome: RunOutcome) -> None:
+    async def after_agent(self, ctx: Turn, outcome: RunOutcome) -> None:
         for from_provider, to_provider in failovers_from_attempts(ctx.attempts):
             metrics.PROVIDER_FAILOVERS.labels(
                 from_provider=from_provider, to_provider=to_provider
@@ -117,13 +102,8 @@ class QueryLogHook(Hook):
 
     name = "query_log"
 
-    async def before_agent(self, ctx: RunContext) -> None:
-        ctx.state[_STATE_LOG_STARTED] = time.perf_counter()
-
-    async def after_agent(self, ctx: RunContext, outcome: RunOutcome) -> None:
-        started = ctx.state.get(_STATE_LOG_STARTED)
-        latency_ms = int((time.perf_counter() - started) * 1000) if started is not None else 0
-        final = answering_attempt(ctx.attempts)
+    async def after_agent(self, ctx: Turn, outcome: RunOutcome) -> None:
+        final = ctx.answering_attempt
         record = QueryLogRecord(
             query_id=str(ctx.query_id),
             tenant=str(getattr(ctx.tenant, "slug", "")),
@@ -133,11 +113,11 @@ class QueryLogHook(Hook):
             tier=ctx.tier,
             provider=final.provider if final else "none",
             model=final.model if final else "",
-            input_tokens=sum(a.usage.input_tokens for a in ctx.attempts if a.usage),
-            output_tokens=sum(a.usage.output_tokens for a in ctx.attempts if a.usage),
+            input_tokens=ctx.input_tokens,
+            output_tokens=ctx.output_tokens,
             cost_usd=ctx.cost_usd,
-            latency_ms=latency_ms,
-            cache_hit=bool(ctx.state.get(STATE_CACHE_HIT)),
+            latency_ms=ctx.latency_ms,
+            cache_hit=ctx.cache_hit,
             status=outcome.status,
             error_code=outcome.error_code or ctx.error_code,
             attempts=len(ctx.attempts),
@@ -163,10 +143,10 @@ class TracingHook(Hook):
     def __init__(self) -> None:
         self.tracer = tracing.get_tracer()
 
-    def _query_attributes(self, ctx: RunContext) -> dict[str, Any]:
+    def _query_attributes(self, ctx: Turn) -> dict[str, Any]:
         return {tracing.ATTR_QUERY_ID: str(ctx.query_id)}
 
-    async def before_agent(self, ctx: RunContext) -> None:
+    async def before_agent(self, ctx: Turn) -> None:
         tracing.query_trace_annotate(
             query_id=str(ctx.query_id),
             attributes={
@@ -185,7 +165,7 @@ class TracingHook(Hook):
             inherit=(tracing.ATTR_TENANT_ID, tracing.ATTR_CONVERSATION_ID),
         )
 
-    async def before_model(self, ctx: RunContext, request: ModelRequest) -> ModelRequest:
+    async def before_model(self, ctx: Turn, request: ModelRequest) -> ModelRequest:
         tracing.query_trace_annotate(
             query_id=str(ctx.query_id),
             attributes={
@@ -193,12 +173,12 @@ class TracingHook(Hook):
                 tracing.GEN_AI_REQUEST_TEMPERATURE: request.temperature,
                 "rag.passages": len(request.passages),
                 "rag.pii_placeholders": len(ctx.pii_mapping),
-                "rag.chain": [str(name) for name in ctx.state.get("chain", [])],
+                "rag.chain": ctx.chain_names,
             },
         )
         return request
 
-    async def after_model(self, ctx: RunContext, attempt: AttemptRecord) -> None:
+    async def after_model(self, ctx: Turn, attempt: AttemptRecord) -> None:
         root = tracing.query_trace_span(str(ctx.query_id))
         parent = trace.set_span_in_context(root) if root is not None else None
         ended_ns = time.time_ns()
@@ -235,7 +215,7 @@ class TracingHook(Hook):
             span.set_status(Status(StatusCode.ERROR, error))
         span.end(end_time=ended_ns)
 
-    def wrap_tool_call(self, ctx: RunContext, call: ToolCall) -> ToolCall:
+    def wrap_tool_call(self, ctx: Turn, call: ToolCall) -> ToolCall:
         tracer = self.tracer
         query_attributes = self._query_attributes(ctx)
 
@@ -263,22 +243,20 @@ class TracingHook(Hook):
 
         return traced
 
-    async def after_agent(self, ctx: RunContext, outcome: RunOutcome) -> None:
+    async def after_agent(self, ctx: Turn, outcome: RunOutcome) -> None:
         query_id = str(ctx.query_id)
         root = tracing.query_trace_span(query_id)
-        final = answering_attempt(ctx.attempts)
+        final = ctx.answering_attempt
         attributes: dict[str, Any] = {
             tracing.TAG_PROVIDER: final.provider if final else "none",
             tracing.TAG_COMPLEXITY: query_complexity(ctx),
             tracing.TAG_COST: float(ctx.cost_usd),
-            tracing.GEN_AI_INPUT_TOKENS: sum(a.usage.input_tokens for a in ctx.attempts if a.usage),
-            tracing.GEN_AI_OUTPUT_TOKENS: sum(
-                a.usage.output_tokens for a in ctx.attempts if a.usage
-            ),
+            tracing.GEN_AI_INPUT_TOKENS: ctx.input_tokens,
+            tracing.GEN_AI_OUTPUT_TOKENS: ctx.output_tokens,
             "rag.status": outcome.status,
             "rag.attempts": len(ctx.attempts),
             "rag.failovers": len(failovers_from_attempts(ctx.attempts)),
-            "rag.cache_hit": bool(ctx.state.get(STATE_CACHE_HIT)),
+            "rag.cache_hit": ctx.cache_hit,
             # Masked here rather than in before_agent, so the masking never delays the answer.
             "rag.question": await masked_question(ctx),
         }

@@ -1,11 +1,10 @@
-"""The default hook stack (settings.AGENT_HOOKS): guard, PII, context trim, failover, usage,
-tool timeouts, metrics."""
+"""The turn's own hooks: tenant guard, PII masking, context trim, the failover chain, token
+usage, tool timeouts and query metrics."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -14,10 +13,11 @@ from django.conf import settings
 
 from accounts.errors import TenantSuspended
 from agents.contracts import AttemptRecord, ChatMessage, ModelRequest, StreamEvent
-from agents.pipeline import Hook, ModelCall, RunContext, RunOutcome, ToolCall
-from agents.providers.failover import build_chain, provider_settings_from_django
+from agents.pipeline import Hook, ModelCall, RunOutcome, ToolCall
+from agents.providers.failover import chain_build, chain_resolve, provider_settings_from_django
 from agents.tokens import count_request_tokens
 from agents.tools import ToolResult
+from agents.turns.turn import Turn
 from monitoring import metrics
 from monitoring.pii import PiiPolicy, pii_enforce
 
@@ -27,7 +27,7 @@ class TenantGuardHook(Hook):
 
     name = "tenant_guard"
 
-    async def before_agent(self, ctx: RunContext) -> None:
+    async def before_agent(self, ctx: Turn) -> None:
         if ctx.tenant.status != "active":
             raise TenantSuspended()
 
@@ -37,7 +37,7 @@ class PiiMaskHook(Hook):
 
     name = "pii_mask"
 
-    async def before_model(self, ctx: RunContext, request: ModelRequest) -> ModelRequest:
+    async def before_model(self, ctx: Turn, request: ModelRequest) -> ModelRequest:
         policy = PiiPolicy(ctx.tenant.pii_policy)
         if policy == PiiPolicy.OFF:
             return request
@@ -63,7 +63,7 @@ class ContextTrimHook(Hook):
 
     name = "context_trim"
 
-    async def before_model(self, ctx: RunContext, request: ModelRequest) -> ModelRequest:
+    async def before_model(self, ctx: Turn, request: ModelRequest) -> ModelRequest:
         if request.purpose != "answer":
             return request
         budget = int(getattr(settings, "LLM_CONTEXT_TOKENS", 8000)) - request.max_tokens
@@ -93,28 +93,24 @@ class ContextTrimHook(Hook):
             )
             tokens = size(trimmed)
         ctx.estimated_input_tokens = tokens
-        ctx.state["passages_sent"] = len(trimmed.passages)
+        ctx.passages = trimmed.passages
         return trimmed
 
 
 class FailoverHook(Hook):
-    """wrap_model_call: the tier's provider chain with retries, circuit breakers and failover."""
+    """wrap_model_call: the turn's resolved chain with retries, circuit breakers and failover.
+    Each attempt, as it ends, is counted and reported to the turn (every hook's after_model)."""
 
     name = "failover"
 
-    def __init__(self) -> None:
-        self.pipeline_after_model: Any = None
-
-    def wrap_model_call(self, ctx: RunContext, call: ModelCall) -> ModelCall:
-        attempts: list[AttemptRecord] = ctx.attempts
-
-        def on_attempt(record: AttemptRecord) -> None:
-            attempts.append(record)
+    def wrap_model_call(self, ctx: Turn, call: ModelCall) -> ModelCall:
+        async def on_attempt(record: AttemptRecord) -> None:
             metrics.PROVIDER_ATTEMPTS.labels(provider=record.provider, outcome=record.outcome).inc()
+            await ctx.attempt_ended(record)
 
-        chain = build_chain(ctx.tier, provider_settings_from_django(), on_attempt=on_attempt)
-        ctx.state["chain"] = [p.name for p in chain.providers]
-        ctx.state["offline_only"] = chain.is_offline_only
+        provider_settings = provider_settings_from_django()
+        resolved = ctx.chain or chain_resolve(ctx.tier, provider_settings)
+        chain = chain_build(resolved, provider_settings, on_attempt=on_attempt)
 
         async def stream(request: ModelRequest) -> AsyncIterator[StreamEvent]:
             # Closing this wrapper early (a stop, a drain) closes the chain now, not at garbage
@@ -131,7 +127,7 @@ class UsageHook(Hook):
 
     name = "usage"
 
-    async def after_model(self, ctx: RunContext, attempt: AttemptRecord) -> None:
+    async def after_model(self, ctx: Turn, attempt: AttemptRecord) -> None:
         usage = attempt.usage
         if usage is None:
             return
@@ -154,7 +150,7 @@ class ToolTimeoutHook(Hook):
 
     name = "tool_timeout"
 
-    def wrap_tool_call(self, ctx: RunContext, call: ToolCall) -> ToolCall:
+    def wrap_tool_call(self, ctx: Turn, call: ToolCall) -> ToolCall:
         timeout = float(getattr(settings, "AGENT_TOOL_TIMEOUT_SECONDS", 5.0))
 
         async def guarded(name: str, arguments: dict[str, Any]) -> ToolResult:
@@ -177,22 +173,16 @@ class MetricsHook(Hook):
 
     name = "metrics"
 
-    async def before_agent(self, ctx: RunContext) -> None:
-        ctx.state["started"] = time.perf_counter()
+    async def before_agent(self, ctx: Turn) -> None:
         metrics.ACTIVE_CONVERSATIONS.inc()
 
-    async def after_agent(self, ctx: RunContext, outcome: RunOutcome) -> None:
+    async def after_agent(self, ctx: Turn, outcome: RunOutcome) -> None:
         metrics.ACTIVE_CONVERSATIONS.dec()
-        provider = next(
-            (a.provider for a in reversed(ctx.attempts) if a.outcome in ("ok", "interrupted")),
-            ctx.attempts[-1].provider if ctx.attempts else "none",
-        )
+        answering = ctx.answering_attempt
+        provider = answering.provider if answering else "none"
         metrics.QUERIES.labels(provider=provider, user_tier=ctx.tier, status=outcome.status).inc()
-        started = ctx.state.get("started")
-        if started is not None:
-            metrics.QUERY_LATENCY.labels(provider=provider).observe(time.perf_counter() - started)
-        total = sum(a.usage.total_tokens for a in ctx.attempts if a.usage)
-        if total:
-            metrics.TOKENS_PER_QUERY.labels(provider=provider).observe(total)
+        metrics.QUERY_LATENCY.labels(provider=provider).observe(ctx.timings.elapsed_s)
+        if ctx.total_tokens:
+            metrics.TOKENS_PER_QUERY.labels(provider=provider).observe(ctx.total_tokens)
         if ctx.cost_usd:
             metrics.COST_USD.labels(provider=provider, user_tier=ctx.tier).inc(float(ctx.cost_usd))
