@@ -14,7 +14,7 @@ from django.conf import settings
 from accounts.errors import TenantSuspended
 from agents.contracts import AttemptRecord, ChatMessage, ModelRequest, StreamEvent
 from agents.pipeline import Hook, ModelCall, RunOutcome, ToolCall
-from agents.providers.failover import chain_build, chain_resolve, provider_settings_from_django
+from agents.providers.chains import chain_build, chain_resolve, provider_settings_from_django
 from agents.tokens import count_request_tokens
 from agents.tools import ToolResult
 from agents.turns.turn import Turn

@@ -20,7 +20,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from agents.contracts import AttemptRecord, ModelRequest
 from agents.pipeline import Hook, RunOutcome, ToolCall
-from agents.providers.failover import breaker_states
+from agents.providers.breakers import breaker_states
 from agents.tools import ToolResult
 from agents.turns.turn import Turn
 from monitoring import metrics, tracing

@@ -15,7 +15,7 @@ from asgiref.sync import async_to_sync
 from accounts.models import Tenant
 from agents.hooks.billing import turn_hold_plan
 from agents.models import Message
-from agents.providers.failover import chain_resolve, provider_settings_from_django
+from agents.providers.chains import chain_resolve, provider_settings_from_django
 from agents.tokens import estimate_tokens
 from agents.turns.turn import Turn
 from billing.models import BudgetPeriod, LedgerEntry, Reservation

@@ -14,7 +14,7 @@ from agents.contracts import ChatMessage
 from agents.engines.condense import looks_like_follow_up
 from agents.models import Conversation, Message
 from agents.pipeline import Pipeline
-from agents.providers.failover import ResolvedChain, chain_resolve, provider_settings_from_django
+from agents.providers.chains import ResolvedChain, chain_resolve, provider_settings_from_django
 from agents.selectors import conversation_get
 from agents.services import conversation_create
 from agents.turns.turn import Turn

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from agents.contracts import AttemptRecord, ContextPassage
-from agents.providers.failover import ResolvedChain
+from agents.providers.chains import ResolvedChain
 from agents.tools import ToolResult
 from billing.contracts import CachedAnswer, PriceQuote, Reservation, StreamSlot
 
