@@ -187,22 +187,22 @@ class AnswerCacheHook(Hook):
 
     name = "answer_cache"
 
-    async def before_agent(self, ctx: Turn) -> None:
-        if not answer_cache_enabled() or ctx.is_follow_up:
+    async def before_agent(self, turn: Turn) -> None:
+        if not answer_cache_enabled() or turn.is_follow_up:
             return
-        chain = _chain_key(ctx)
-        found = await sync_to_async(_look_up)(ctx, _expected_prompt_version(), chain)
-        ctx.cache.lookup = found
+        chain = _chain_key(turn)
+        found = await sync_to_async(_look_up)(turn, _expected_prompt_version(), chain)
+        turn.cache.lookup = found
         entry = found.entry
-        if entry is not None and _replayable(entry, ctx):
+        if entry is not None and _replayable(entry, turn):
             # Placeholders would need this turn's PII mapping, which masking the prompt builds:
             # such an answer takes the usual path and is replayed at the model call.
-            ctx.cache.passages = entry.passages
+            turn.cache.passages = entry.passages
 
-    def wrap_model_call(self, ctx: Turn, call: ModelCall) -> ModelCall:
-        if not answer_cache_enabled() or ctx.is_follow_up:
+    def wrap_model_call(self, turn: Turn, call: ModelCall) -> ModelCall:
+        if not answer_cache_enabled() or turn.is_follow_up:
             return call
-        chain = _chain_key(ctx)
+        chain = _chain_key(turn)
         key = ""
         # With tools, one answer spans several model calls (tool rounds); the cache keeps and
         # replays the text of all of them, with the calculations, as one answer.
@@ -215,12 +215,12 @@ class AnswerCacheHook(Hook):
                 # One Redis read per question: the lookup before_agent made stands if the request
                 # turned out as expected.
                 version = prompt_version(request)
-                found, ctx.cache.lookup = ctx.cache.lookup, None
+                found, turn.cache.lookup = turn.cache.lookup, None
                 if found is None or (found.version, found.chain) != (version, chain):
-                    found = await sync_to_async(_look_up)(ctx, version, chain)
+                    found = await sync_to_async(_look_up)(turn, version, chain)
                 key = found.key
-                if found.entry is not None and _replayable(found.entry, ctx):
-                    async for event in _replay(ctx, found.entry, found.saved_usd, started):
+                if found.entry is not None and _replayable(found.entry, turn):
+                    async for event in _replay(turn, found.entry, found.saved_usd, started):
                         yield event
                     return
             usage_seen: ModelUsage | None = None
@@ -232,7 +232,7 @@ class AnswerCacheHook(Hook):
                     elif isinstance(event, UsageReport):
                         usage_seen = event.usage
                     elif isinstance(event, StreamEnd) and event.stop_reason == "end_turn" and key:
-                        await sync_to_async(_store)(ctx, key, request, "".join(parts), usage_seen)
+                        await sync_to_async(_store)(turn, key, request, "".join(parts), usage_seen)
                     yield event
 
         return cached

@@ -84,18 +84,18 @@ class RateLimitHook(Hook):
 
     name = "rate_limit"
 
-    async def before_agent(self, ctx: Turn) -> None:
+    async def before_agent(self, turn: Turn) -> None:
         def admit() -> StreamSlot:
-            quota = tenant_quota_get(tenant=ctx.tenant)
-            request_count(tenant=ctx.tenant, user=ctx.user, quota=quota)
+            quota = tenant_quota_get(tenant=turn.tenant)
+            request_count(tenant=turn.tenant, user=turn.user, quota=quota)
             return stream_slot_acquire(
-                tenant=ctx.tenant, user=ctx.user, quota=quota, slot_id=str(ctx.query_id)
+                tenant=turn.tenant, user=turn.user, quota=quota, slot_id=str(turn.query_id)
             )
 
-        ctx.billing.slot = await sync_to_async(admit)()
+        turn.billing.slot = await sync_to_async(admit)()
 
-    async def after_agent(self, ctx: Turn, outcome: RunOutcome) -> None:
-        await _slot_release(ctx)
+    async def after_agent(self, turn: Turn, outcome: RunOutcome) -> None:
+        await _slot_release(turn)
 
 
 def attempt_line(turn: Turn, attempt: AttemptRecord) -> UsageLine | None:
@@ -141,22 +141,22 @@ class BudgetHook(Hook):
     writes each call's ledger row as the call ends, and after the run settles the hold to the
     ledger's total (a summary row summed from the call rows in the same statement).
 
-    The chain's prices are read once, with the refine; `ctx.cost_usd` counts every call as soon
+    The chain's prices are read once, with the refine; `turn.cost_usd` counts every call as soon
     as it is on the ledger, so the estimate and the saved answer agree with the ledger.
     """
 
     name = "budget"
 
-    async def before_agent(self, ctx: Turn) -> None:
+    async def before_agent(self, turn: Turn) -> None:
         def hold() -> tuple[Plan, Reservation]:
-            plan = turn_hold_plan(ctx)
+            plan = turn_hold_plan(turn)
             reservation = budget_reserve(
-                tenant=ctx.tenant,
-                user=ctx.user,
-                query_id=ctx.query_id,
+                tenant=turn.tenant,
+                user=turn.user,
+                query_id=turn.query_id,
                 amount_usd=plan.amount_usd,
                 tokens=plan.tokens,
-                user_cap_usd=getattr(ctx.membership, "monthly_budget_usd_cap", None),
+                user_cap_usd=getattr(turn.membership, "monthly_budget_usd_cap", None),
             )
             return plan, reservation
 
@@ -164,22 +164,22 @@ class BudgetHook(Hook):
             plan, reservation = await sync_to_async(hold)()
         except BaseException:
             # No after_agent runs for a refused question: give the stream slot back now.
-            await _slot_release(ctx)
+            await _slot_release(turn)
             raise
-        ctx.billing.reservation = reservation
-        ctx.estimated_cost_usd = plan.estimate_usd
+        turn.billing.reservation = reservation
+        turn.estimated_cost_usd = plan.estimate_usd
         if reservation.budget_warning:
-            ctx.billing.budget_warning = {
+            turn.billing.budget_warning = {
                 "used_ratio": str(reservation.budget_used_ratio.quantize(Decimal("0.0001"))),
                 "period_start": reservation.period_start.isoformat(),
             }
 
-    async def before_model(self, ctx: Turn, request: ModelRequest) -> ModelRequest:
-        if ctx.billing.embedding_recorded or request.purpose != "answer":
+    async def before_model(self, turn: Turn, request: ModelRequest) -> ModelRequest:
+        if turn.billing.embedding_recorded or request.purpose != "answer":
             return request
         # The first answer request of the run: retrieval has embedded the question by now.
-        ctx.billing.embedding_recorded = True
-        held = ctx.billing.reservation
+        turn.billing.embedding_recorded = True
+        held = turn.billing.reservation
 
         def refine() -> Decimal:
             provider, model = embedding_model()
@@ -188,57 +188,57 @@ class BudgetHook(Hook):
                     kind="embedding",
                     provider=provider,
                     model=model,
-                    input_tokens=embedding_tokens(ctx.question),
+                    input_tokens=embedding_tokens(turn.question),
                 )
             )
-            ctx.billing.prices = chain_prices(ctx.chain_models)
-            plan = turn_request_plan(ctx, request)
-            ctx.estimated_cost_usd = plan.estimate_usd
-            _record(ctx, embedded)
+            turn.billing.prices = chain_prices(turn.chain_models)
+            plan = turn_request_plan(turn, request)
+            turn.estimated_cost_usd = plan.estimate_usd
+            _record(turn, embedded)
             if held is not None and (
                 plan.amount_usd < held.amount_usd or plan.tokens < held.tokens
             ):
-                ctx.billing.reservation = reservation_shrink(
+                turn.billing.reservation = reservation_shrink(
                     reservation=held, amount_usd=plan.amount_usd, tokens=plan.tokens
                 )
             return embedded.cost_usd
 
-        ctx.cost_usd += await sync_to_async(refine)()
+        turn.cost_usd += await sync_to_async(refine)()
         return request
 
-    async def after_model(self, ctx: Turn, attempt: AttemptRecord) -> None:
-        line = attempt_line(ctx, attempt)
+    async def after_model(self, turn: Turn, attempt: AttemptRecord) -> None:
+        line = attempt_line(turn, attempt)
         if line is None:
             return
-        price = ctx.billing.prices.get((line.provider, line.model))
+        price = turn.billing.prices.get((line.provider, line.model))
 
         def record() -> Decimal:
             priced = ledger_line_price(line=line, price=price)
-            _record(ctx, priced)
+            _record(turn, priced)
             return priced.cost_usd
 
-        ctx.cost_usd += await sync_to_async(record)()
+        turn.cost_usd += await sync_to_async(record)()
 
-    async def after_agent(self, ctx: Turn, outcome: RunOutcome) -> None:
-        reservation, ctx.billing.reservation = ctx.billing.reservation, None
-        answering = ctx.answering_attempt
-        latency_ms = ctx.latency_ms
+    async def after_agent(self, turn: Turn, outcome: RunOutcome) -> None:
+        reservation, turn.billing.reservation = turn.billing.reservation, None
+        answering = turn.answering_attempt
+        latency_ms = turn.latency_ms
 
         def finish() -> Decimal:
             totals = query_summary_record(
-                tenant=ctx.tenant,
-                user=ctx.user,
-                conversation_id=ctx.conversation_id,
-                query_id=ctx.query_id,
+                tenant=turn.tenant,
+                user=turn.user,
+                conversation_id=turn.conversation_id,
+                query_id=turn.query_id,
                 status=outcome.status,
                 latency_ms=latency_ms,
-                providers_tried=[a.provider for a in ctx.attempts],
+                providers_tried=[a.provider for a in turn.attempts],
                 provider=answering.provider if answering else "",
                 model=answering.model if answering else "",
-                estimated_cost_usd=ctx.estimated_cost_usd,
+                estimated_cost_usd=turn.estimated_cost_usd,
             )
             if reservation is not None:
-                reservation_settle(reservation=reservation, tenant=ctx.tenant, totals=totals)
+                reservation_settle(reservation=reservation, tenant=turn.tenant, totals=totals)
             return totals.cost_usd or Decimal(0)
 
-        ctx.cost_usd = await sync_to_async(finish)()
+        turn.cost_usd = await sync_to_async(finish)()

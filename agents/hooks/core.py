@@ -27,8 +27,8 @@ class TenantGuardHook(Hook):
 
     name = "tenant_guard"
 
-    async def before_agent(self, ctx: Turn) -> None:
-        if ctx.tenant.status != "active":
+    async def before_agent(self, turn: Turn) -> None:
+        if turn.tenant.status != "active":
             raise TenantSuspended()
 
 
@@ -37,15 +37,15 @@ class PiiMaskHook(Hook):
 
     name = "pii_mask"
 
-    async def before_model(self, ctx: Turn, request: ModelRequest) -> ModelRequest:
-        policy = PiiPolicy(ctx.tenant.pii_policy)
+    async def before_model(self, turn: Turn, request: ModelRequest) -> ModelRequest:
+        policy = PiiPolicy(turn.tenant.pii_policy)
         if policy == PiiPolicy.OFF:
             return request
 
         def mask() -> tuple[list[ChatMessage], str, dict[str, str]]:
             # Every message in one worker-thread call: a hop per message cost more than masking
             # the (mostly cached) text.
-            mapping = dict(ctx.pii_mapping)
+            mapping = dict(turn.pii_mapping)
             messages = []
             for message in request.messages:
                 result = pii_enforce(message.content, policy=policy, mapping=mapping)
@@ -54,7 +54,7 @@ class PiiMaskHook(Hook):
             question = pii_enforce(request.question, policy=policy, mapping=mapping)
             return messages, question.text, dict(question.mapping)
 
-        messages, question, ctx.pii_mapping = await asyncio.to_thread(mask)
+        messages, question, turn.pii_mapping = await asyncio.to_thread(mask)
         return replace(request, messages=tuple(messages), question=question)
 
 
@@ -63,7 +63,7 @@ class ContextTrimHook(Hook):
 
     name = "context_trim"
 
-    async def before_model(self, ctx: Turn, request: ModelRequest) -> ModelRequest:
+    async def before_model(self, turn: Turn, request: ModelRequest) -> ModelRequest:
         if request.purpose != "answer":
             return request
         budget = int(getattr(settings, "LLM_CONTEXT_TOKENS", 8000)) - request.max_tokens
@@ -92,8 +92,8 @@ class ContextTrimHook(Hook):
                 messages=(*trimmed.messages[:-1], ChatMessage(role="user", content=content)),
             )
             tokens = size(trimmed)
-        ctx.estimated_input_tokens = tokens
-        ctx.passages = trimmed.passages
+        turn.estimated_input_tokens = tokens
+        turn.passages = trimmed.passages
         return trimmed
 
 
@@ -103,13 +103,13 @@ class FailoverHook(Hook):
 
     name = "failover"
 
-    def wrap_model_call(self, ctx: Turn, call: ModelCall) -> ModelCall:
+    def wrap_model_call(self, turn: Turn, call: ModelCall) -> ModelCall:
         async def on_attempt(record: AttemptRecord) -> None:
             metrics.PROVIDER_ATTEMPTS.labels(provider=record.provider, outcome=record.outcome).inc()
-            await ctx.attempt_ended(record)
+            await turn.attempt_ended(record)
 
         provider_settings = provider_settings_from_django()
-        resolved = ctx.chain or chain_resolve(ctx.tier, provider_settings)
+        resolved = turn.chain or chain_resolve(turn.tier, provider_settings)
         chain = chain_build(resolved, provider_settings, on_attempt=on_attempt)
 
         async def stream(request: ModelRequest) -> AsyncIterator[StreamEvent]:
@@ -127,7 +127,7 @@ class UsageHook(Hook):
 
     name = "usage"
 
-    async def after_model(self, ctx: Turn, attempt: AttemptRecord) -> None:
+    async def after_model(self, turn: Turn, attempt: AttemptRecord) -> None:
         usage = attempt.usage
         if usage is None:
             return
@@ -137,10 +137,10 @@ class UsageHook(Hook):
             metrics.TOKENS.labels(provider=usage.provider, type="cached_input").inc(
                 usage.cached_input_tokens
             )
-        if attempt.outcome == "ok" and ctx.estimated_input_tokens and usage.input_tokens:
+        if attempt.outcome == "ok" and turn.estimated_input_tokens and usage.input_tokens:
             metrics.token_estimate_error_observe(
                 provider=usage.provider,
-                estimated=ctx.estimated_input_tokens,
+                estimated=turn.estimated_input_tokens,
                 actual=usage.input_tokens,
             )
 
@@ -150,7 +150,7 @@ class ToolTimeoutHook(Hook):
 
     name = "tool_timeout"
 
-    def wrap_tool_call(self, ctx: Turn, call: ToolCall) -> ToolCall:
+    def wrap_tool_call(self, turn: Turn, call: ToolCall) -> ToolCall:
         timeout = float(getattr(settings, "AGENT_TOOL_TIMEOUT_SECONDS", 5.0))
 
         async def guarded(name: str, arguments: dict[str, Any]) -> ToolResult:
@@ -173,16 +173,18 @@ class MetricsHook(Hook):
 
     name = "metrics"
 
-    async def before_agent(self, ctx: Turn) -> None:
+    async def before_agent(self, turn: Turn) -> None:
         metrics.ACTIVE_CONVERSATIONS.inc()
 
-    async def after_agent(self, ctx: Turn, outcome: RunOutcome) -> None:
+    async def after_agent(self, turn: Turn, outcome: RunOutcome) -> None:
         metrics.ACTIVE_CONVERSATIONS.dec()
-        answering = ctx.answering_attempt
+        answering = turn.answering_attempt
         provider = answering.provider if answering else "none"
-        metrics.QUERIES.labels(provider=provider, user_tier=ctx.tier, status=outcome.status).inc()
-        metrics.QUERY_LATENCY.labels(provider=provider).observe(ctx.timings.elapsed_s)
-        if ctx.total_tokens:
-            metrics.TOKENS_PER_QUERY.labels(provider=provider).observe(ctx.total_tokens)
-        if ctx.cost_usd:
-            metrics.COST_USD.labels(provider=provider, user_tier=ctx.tier).inc(float(ctx.cost_usd))
+        metrics.QUERIES.labels(provider=provider, user_tier=turn.tier, status=outcome.status).inc()
+        metrics.QUERY_LATENCY.labels(provider=provider).observe(turn.timings.elapsed_s)
+        if turn.total_tokens:
+            metrics.TOKENS_PER_QUERY.labels(provider=provider).observe(turn.total_tokens)
+        if turn.cost_usd:
+            metrics.COST_USD.labels(provider=provider, user_tier=turn.tier).inc(
+                float(turn.cost_usd)
+            )

@@ -26,22 +26,22 @@ class DrainHook(Hook):
 
     name = "drain"
 
-    async def before_agent(self, ctx: Turn) -> None:
+    async def before_agent(self, turn: Turn) -> None:
         if draining.is_draining():
             raise ServiceRestarting()
-        draining.turn_register(ctx)
+        draining.turn_register(turn)
 
-    async def before_model(self, ctx: Turn, request: ModelRequest) -> ModelRequest:
+    async def before_model(self, turn: Turn, request: ModelRequest) -> ModelRequest:
         # A turn that spent the drain time before its model call (retrieval on a busy machine)
         # stops here rather than starting one.
         if draining.deadline_passed():
             raise ServiceRestarting()
         return request
 
-    async def after_agent(self, ctx: Turn, outcome: RunOutcome) -> None:
-        draining.turn_unregister(ctx)
+    async def after_agent(self, turn: Turn, outcome: RunOutcome) -> None:
+        draining.turn_unregister(turn)
 
-    def wrap_model_call(self, ctx: Turn, call: ModelCall) -> ModelCall:
+    def wrap_model_call(self, turn: Turn, call: ModelCall) -> ModelCall:
         async def drained(request: ModelRequest) -> AsyncIterator[StreamEvent]:
             stream = call(request)
             try:

@@ -49,23 +49,23 @@ def failovers_from_attempts(attempts: Sequence[AttemptRecord]) -> list[tuple[str
     ]
 
 
-def query_complexity(ctx: Turn) -> str:
+def query_complexity(turn: Turn) -> str:
     """The reference's complexity tag: comparison, calculation, follow_up or simple."""
-    if ctx.sub_questions:
+    if turn.sub_questions:
         return "comparison"
-    if ctx.tool_results:
+    if turn.tool_results:
         return "calculation"
-    if ctx.is_follow_up:
+    if turn.is_follow_up:
         return "follow_up"
     return "simple"
 
 
-async def masked_question(ctx: Turn) -> str:
+async def masked_question(turn: Turn) -> str:
     """The (standalone) question with personal data masked, computed once per run."""
-    if ctx.masked_question is None:
-        text = ctx.question[:MAX_LOGGED_QUESTION_CHARS]
-        ctx.masked_question = await asyncio.to_thread(pii_scrub_for_logs, text)
-    return ctx.masked_question
+    if turn.masked_question is None:
+        text = turn.question[:MAX_LOGGED_QUESTION_CHARS]
+        turn.masked_question = await asyncio.to_thread(pii_scrub_for_logs, text)
+    return turn.masked_question
 
 
 def circuit_states_publish(states: dict[str, str] | None = None) -> None:
@@ -86,11 +86,11 @@ class FailoverMetricsHook(Hook):
 
     name = "failover_metrics"
 
-    async def after_model(self, ctx: Turn, attempt: AttemptRecord) -> None:
+    async def after_model(self, turn: Turn, attempt: AttemptRecord) -> None:
         circuit_states_publish()
 
-    async def after_agent(self, ctx: Turn, outcome: RunOutcome) -> None:
-        for from_provider, to_provider in failovers_from_attempts(ctx.attempts):
+    async def after_agent(self, turn: Turn, outcome: RunOutcome) -> None:
+        for from_provider, to_provider in failovers_from_attempts(turn.attempts):
             metrics.PROVIDER_FAILOVERS.labels(
                 from_provider=from_provider, to_provider=to_provider
             ).inc()
@@ -102,28 +102,28 @@ class QueryLogHook(Hook):
 
     name = "query_log"
 
-    async def after_agent(self, ctx: Turn, outcome: RunOutcome) -> None:
-        final = ctx.answering_attempt
+    async def after_agent(self, turn: Turn, outcome: RunOutcome) -> None:
+        final = turn.answering_attempt
         record = QueryLogRecord(
-            query_id=str(ctx.query_id),
-            tenant=str(getattr(ctx.tenant, "slug", "")),
-            tenant_id=int(ctx.tenant.pk),
-            user_id=int(ctx.user.pk),
-            conversation_id=int(ctx.conversation_id),
-            tier=ctx.tier,
+            query_id=str(turn.query_id),
+            tenant=str(getattr(turn.tenant, "slug", "")),
+            tenant_id=int(turn.tenant.pk),
+            user_id=int(turn.user.pk),
+            conversation_id=int(turn.conversation_id),
+            tier=turn.tier,
             provider=final.provider if final else "none",
             model=final.model if final else "",
-            input_tokens=ctx.input_tokens,
-            output_tokens=ctx.output_tokens,
-            cost_usd=ctx.cost_usd,
-            latency_ms=ctx.latency_ms,
-            cache_hit=ctx.cache_hit,
+            input_tokens=turn.input_tokens,
+            output_tokens=turn.output_tokens,
+            cost_usd=turn.cost_usd,
+            latency_ms=turn.latency_ms,
+            cache_hit=turn.cache_hit,
             status=outcome.status,
-            error_code=outcome.error_code or ctx.error_code,
-            attempts=len(ctx.attempts),
-            failovers=len(failovers_from_attempts(ctx.attempts)),
-            query_complexity=query_complexity(ctx),
-            question=await masked_question(ctx),
+            error_code=outcome.error_code or turn.error_code,
+            attempts=len(turn.attempts),
+            failovers=len(failovers_from_attempts(turn.attempts)),
+            query_complexity=query_complexity(turn),
+            question=await masked_question(turn),
         )
         query_log_emit(record=record)
 
@@ -143,47 +143,47 @@ class TracingHook(Hook):
     def __init__(self) -> None:
         self.tracer = tracing.get_tracer()
 
-    def _query_attributes(self, ctx: Turn) -> dict[str, Any]:
-        return {tracing.ATTR_QUERY_ID: str(ctx.query_id)}
+    def _query_attributes(self, turn: Turn) -> dict[str, Any]:
+        return {tracing.ATTR_QUERY_ID: str(turn.query_id)}
 
-    async def before_agent(self, ctx: Turn) -> None:
+    async def before_agent(self, turn: Turn) -> None:
         tracing.query_trace_annotate(
-            query_id=str(ctx.query_id),
+            query_id=str(turn.query_id),
             attributes={
-                tracing.ATTR_QUERY_ID: str(ctx.query_id),
-                tracing.ATTR_TENANT_ID: int(ctx.tenant.pk),
-                tracing.ATTR_CONVERSATION_ID: int(ctx.conversation_id),
-                tracing.TAG_USER: int(ctx.user.pk),
-                tracing.TAG_CONVERSATION: int(ctx.conversation_id),
-                tracing.GEN_AI_CONVERSATION_ID: str(ctx.conversation_id),
-                "user.id": str(ctx.user.pk),
-                "session.id": str(ctx.conversation_id),
-                "rag.tenant": str(getattr(ctx.tenant, "slug", "")),
-                "rag.user_tier": ctx.tier,
-                "rag.follow_up": ctx.is_follow_up,
+                tracing.ATTR_QUERY_ID: str(turn.query_id),
+                tracing.ATTR_TENANT_ID: int(turn.tenant.pk),
+                tracing.ATTR_CONVERSATION_ID: int(turn.conversation_id),
+                tracing.TAG_USER: int(turn.user.pk),
+                tracing.TAG_CONVERSATION: int(turn.conversation_id),
+                tracing.GEN_AI_CONVERSATION_ID: str(turn.conversation_id),
+                "user.id": str(turn.user.pk),
+                "session.id": str(turn.conversation_id),
+                "rag.tenant": str(getattr(turn.tenant, "slug", "")),
+                "rag.user_tier": turn.tier,
+                "rag.follow_up": turn.is_follow_up,
             },
             inherit=(tracing.ATTR_TENANT_ID, tracing.ATTR_CONVERSATION_ID),
         )
 
-    async def before_model(self, ctx: Turn, request: ModelRequest) -> ModelRequest:
+    async def before_model(self, turn: Turn, request: ModelRequest) -> ModelRequest:
         tracing.query_trace_annotate(
-            query_id=str(ctx.query_id),
+            query_id=str(turn.query_id),
             attributes={
                 tracing.GEN_AI_REQUEST_MAX_TOKENS: request.max_tokens,
                 tracing.GEN_AI_REQUEST_TEMPERATURE: request.temperature,
                 "rag.passages": len(request.passages),
-                "rag.pii_placeholders": len(ctx.pii_mapping),
-                "rag.chain": ctx.chain_names,
+                "rag.pii_placeholders": len(turn.pii_mapping),
+                "rag.chain": turn.chain_names,
             },
         )
         return request
 
-    async def after_model(self, ctx: Turn, attempt: AttemptRecord) -> None:
-        root = tracing.query_trace_span(str(ctx.query_id))
+    async def after_model(self, turn: Turn, attempt: AttemptRecord) -> None:
+        root = tracing.query_trace_span(str(turn.query_id))
         parent = trace.set_span_in_context(root) if root is not None else None
         ended_ns = time.time_ns()
         attributes: dict[str, Any] = {
-            **self._query_attributes(ctx),
+            **self._query_attributes(turn),
             tracing.GEN_AI_OPERATION: "chat",
             tracing.GEN_AI_SYSTEM: attempt.provider,
             tracing.GEN_AI_REQUEST_MODEL: attempt.model,
@@ -215,9 +215,9 @@ class TracingHook(Hook):
             span.set_status(Status(StatusCode.ERROR, error))
         span.end(end_time=ended_ns)
 
-    def wrap_tool_call(self, ctx: Turn, call: ToolCall) -> ToolCall:
+    def wrap_tool_call(self, turn: Turn, call: ToolCall) -> ToolCall:
         tracer = self.tracer
-        query_attributes = self._query_attributes(ctx)
+        query_attributes = self._query_attributes(turn)
 
         async def traced(name: str, arguments: dict[str, Any]) -> ToolResult:
             shown = await asyncio.to_thread(
@@ -243,22 +243,22 @@ class TracingHook(Hook):
 
         return traced
 
-    async def after_agent(self, ctx: Turn, outcome: RunOutcome) -> None:
-        query_id = str(ctx.query_id)
+    async def after_agent(self, turn: Turn, outcome: RunOutcome) -> None:
+        query_id = str(turn.query_id)
         root = tracing.query_trace_span(query_id)
-        final = ctx.answering_attempt
+        final = turn.answering_attempt
         attributes: dict[str, Any] = {
             tracing.TAG_PROVIDER: final.provider if final else "none",
-            tracing.TAG_COMPLEXITY: query_complexity(ctx),
-            tracing.TAG_COST: float(ctx.cost_usd),
-            tracing.GEN_AI_INPUT_TOKENS: ctx.input_tokens,
-            tracing.GEN_AI_OUTPUT_TOKENS: ctx.output_tokens,
+            tracing.TAG_COMPLEXITY: query_complexity(turn),
+            tracing.TAG_COST: float(turn.cost_usd),
+            tracing.GEN_AI_INPUT_TOKENS: turn.input_tokens,
+            tracing.GEN_AI_OUTPUT_TOKENS: turn.output_tokens,
             "rag.status": outcome.status,
-            "rag.attempts": len(ctx.attempts),
-            "rag.failovers": len(failovers_from_attempts(ctx.attempts)),
-            "rag.cache_hit": ctx.cache_hit,
+            "rag.attempts": len(turn.attempts),
+            "rag.failovers": len(failovers_from_attempts(turn.attempts)),
+            "rag.cache_hit": turn.cache_hit,
             # Masked here rather than in before_agent, so the masking never delays the answer.
-            "rag.question": await masked_question(ctx),
+            "rag.question": await masked_question(turn),
         }
         if final is not None:
             attributes[tracing.GEN_AI_SYSTEM] = final.provider
@@ -268,7 +268,7 @@ class TracingHook(Hook):
         started_ns = getattr(root, "start_time", None)
         if started_ns:
             attributes[tracing.TAG_LATENCY] = (time.time_ns() - started_ns) // 1_000_000
-        error_code = outcome.error_code or ctx.error_code
+        error_code = outcome.error_code or turn.error_code
         if error_code:
             attributes["rag.error_code"] = error_code
         failed = outcome.status == "error"
