@@ -1,7 +1,8 @@
 """The citation engine: numbered sources in, an answer citing `[n]` out, citations as data.
 
-Built on LlamaIndex's retriever and citation prompt; the model call itself goes through the
-agents pipeline (hooks, failover), so every provider streams the same way.
+Built on LlamaIndex's citation prompt over passages made straight from retrieval's
+RetrievedChunk; the model call itself goes through the agents pipeline (hooks, failover), so
+every provider streams the same way.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from llama_index.core.query_engine.citation_query_engine import CITATION_QA_TEMPLATE
-from llama_index.core.schema import NodeWithScore
 
 from agents.contracts import ChatMessage, ContextPassage, ModelRequest, ToolDefinition
 from retrieval.contracts import RetrievedChunk
@@ -54,24 +54,6 @@ class Citation:
             "page": self.page,
             "text": self.snippet,
         }
-
-
-def passages_from_nodes(nodes: list[NodeWithScore]) -> tuple[ContextPassage, ...]:
-    passages = []
-    for number, node in enumerate(nodes, start=1):
-        meta = node.node.metadata
-        passages.append(
-            ContextPassage(
-                number=number,
-                text=node.node.get_content(),
-                document=str(meta.get("document", "")),
-                page=meta.get("page"),
-                source=str(meta.get("source", "")),
-                chunk_id=meta.get("chunk_id"),
-                document_id=meta.get("document_id"),
-            )
-        )
-    return tuple(passages)
 
 
 def render_sources(passages: tuple[ContextPassage, ...]) -> str:
