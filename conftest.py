@@ -72,7 +72,7 @@ def other_tenant_analyst(make_member: MemberFactory) -> Member:
 def _fresh_circuit_breakers():
     """Circuit breakers are process-wide; each test starts with every provider closed, and the
     breaker gauge says so (a stale "open" would fire ProviderOutage in the alert drill)."""
-    from agents.providers.failover import BREAKERS
+    from agents.providers.breakers import BREAKERS
     from monitoring import metrics
 
     BREAKERS.reset()

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 
 from accounts.api_base import TenantApiView
 from accounts.fields import StrictCharField
-from agents import selectors, services
+from agents import selectors, services, turns
 from agents.models import Conversation
 from agents.verification import VERDICTS
 from retrieval.models import FISCAL_PERIODS, Document
@@ -172,10 +172,10 @@ class _EventStreamNegotiation(DefaultContentNegotiation):
         return super().select_renderer(request, renderers, format_suffix)
 
 
-async def _sse(prepared: services.PreparedTurn) -> AsyncIterator[bytes]:
-    async for event in services.turn_stream(prepared):
-        payload = json.dumps(event.as_frame(), default=str)
-        yield f"event: {event.type}\ndata: {payload}\n\n".encode()
+async def _sse(prepared: turns.PreparedTurn) -> AsyncIterator[bytes]:
+    async for frame in turns.turn_stream(prepared):
+        payload = json.dumps(frame.as_frame(), default=str)
+        yield f"event: {frame.type}\ndata: {payload}\n\n".encode()
 
 
 class ConversationMessageApi(TenantApiView):
@@ -205,12 +205,12 @@ class ConversationMessageApi(TenantApiView):
             "question": data.validated_data["question"],
         }
         if "text/event-stream" in request.META.get("HTTP_ACCEPT", ""):
-            prepared = async_to_sync(services.turn_prepare)(**kwargs)
+            prepared = async_to_sync(turns.turn_prepare)(**kwargs)
             response = StreamingHttpResponse(_sse(prepared), content_type="text/event-stream")
             response["Cache-Control"] = "no-cache"
             response["X-Accel-Buffering"] = "no"
             return response
-        result = async_to_sync(services.answer_turn_collect)(**kwargs)
+        result = async_to_sync(turns.answer_turn_collect)(**kwargs)
         return Response(result)
 
 
@@ -235,7 +235,7 @@ class QuestionApi(TenantApiView):
     def post(self, request: Request) -> HttpResponseBase:
         data = self.FirstQuestionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        prepared = async_to_sync(services.question_prepare)(
+        prepared = async_to_sync(turns.question_prepare)(
             tenant=self.tenant,
             user=self.membership.user,
             membership=self.membership,
@@ -247,7 +247,7 @@ class QuestionApi(TenantApiView):
             response["Cache-Control"] = "no-cache"
             response["X-Accel-Buffering"] = "no"
             return response
-        result = async_to_sync(services.turn_collect)(prepared)
+        result = async_to_sync(turns.turn_collect)(prepared)
         return Response(result, status=status.HTTP_201_CREATED)
 
 

@@ -13,8 +13,8 @@ from django.db import connections
 
 from accounts.errors import ApplicationError, PermissionDenied
 from accounts.ws_auth import socket_authorize_async
-from agents import services
-from agents.events import error_frame, frame
+from agents import turns
+from agents.turns.frames import EndFrame, error_frame
 from monitoring import draining
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -24,12 +24,12 @@ CLOSE_SERVICE_RESTART = 1012
 
 
 class ConversationConsumer(AsyncJsonWebsocketConsumer):
-    """Frames out: start, token, citation, tool, usage, end, error.
+    """Frames out: start, token, citation, tool, verification, usage, end, error.
     Frames in: {"type": "ask", "question": "..."} and {"type": "cancel"}."""
 
     turn: asyncio.Task[None] | None = None
     turn_active = False
-    prepared: services.PreparedTurn | None = None
+    prepared: turns.PreparedTurn | None = None
 
     async def connect(self) -> None:
         await self.accept()
@@ -106,7 +106,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         async with ThreadSensitiveContext():
             try:
                 try:
-                    self.prepared = await services.turn_prepare(
+                    self.prepared = await turns.turn_prepare(
                         tenant=membership.tenant,
                         user=membership.user,
                         membership=membership,
@@ -123,9 +123,9 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
                 self.turn_active = False
                 await sync_to_async(connections.close_all)()
 
-    async def _stream(self, prepared: services.PreparedTurn) -> None:
-        async for event in services.turn_stream(prepared):
-            await self.send_json(event.as_frame())
+    async def _stream(self, prepared: turns.PreparedTurn) -> None:
+        async for frame in turns.turn_stream(prepared):
+            await self.send_json(frame.as_frame())
         await self._close_if_draining()
 
     async def _close_if_draining(self) -> None:
@@ -141,9 +141,8 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         with contextlib.suppress(asyncio.CancelledError):
             await turn
         await self.send_json(
-            frame(
-                "end",
-                message_id=prepared.ctx.state.get("message_id"),
+            EndFrame(
+                message_id=prepared.turn.message_id,
                 conversation_id=self.conversation_id,
                 status="interrupted",
             ).as_frame()

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from accounts.models import Tenant
+from billing.models import MONEY_MAX_DIGITS, MONEY_PLACES
 
 
 class Conversation(models.Model):
@@ -56,7 +57,10 @@ class Message(models.Model):
     model = models.CharField(max_length=100, blank=True)
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)
-    cost_usd = models.DecimalField(max_digits=14, decimal_places=8, default=0)
+    # The ledger's totals for this answer, at the ledger's precision.
+    cost_usd = models.DecimalField(
+        max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_PLACES, default=0
+    )
     latency_ms = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE)
     error_code = models.CharField(max_length=64, blank=True)

@@ -3,8 +3,9 @@
 Installed only for the sequential pass of the pipeline benchmark (one turn at a time, so one
 set of accumulators is enough) and removed before throughput is measured. The probes wrap what
 the product already exposes: the hook spans (an OpenTelemetry span processor), the sync calls
-agents.services makes through `sync_to_async`, Django's SQL execute wrappers, the MiniLM
-embedder, and a bench hook placed just outside FailoverHook that times the provider stream.
+the turn's steps (agents.turns) make through `sync_to_async`, Django's SQL execute wrappers, the
+MiniLM embedder, and a bench hook (added through AGENT_HOOKS, so just outside the answer cache and
+FailoverHook) that times the provider stream.
 """
 
 from __future__ import annotations
@@ -18,18 +19,20 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from agents.contracts import ModelRequest, StreamEvent, TextDelta
-from agents.pipeline import Hook, ModelCall, RunContext
+from agents.pipeline import Hook, ModelCall
+from agents.turns.turn import Turn
 
 PROBE_HOOK = "bench._agents_probes.ProviderProbeHook"
-FAILOVER_HOOK = "agents.hooks.FailoverHook"
 
-# agents.services' sync calls by function name, and what they are.
+# The turn's sync calls by function name, and what they are.
 CALL_LABELS = {
-    "reads": "prepare_reads",  # conversation, quota, history and corpus version in one hop
+    "_reads": "prepare_reads",  # conversation, quota, chain, history and corpus version
     "create": "persistence",  # the user's message
-    "_save_turn": "persistence",  # the answer, its checkpoint, the conversation title
-    "_retrieve": "retrieval",
+    "turn_save": "persistence",  # the answer, its checkpoint, the conversation title
+    "turn_retrieve": "retrieval",
 }
+# The turn's modules whose sync_to_async the probes wrap.
+TURN_MODULES = ("agents.turns.prepare", "agents.turns.stream", "agents.turns.persist")
 
 
 @dataclass
@@ -79,7 +82,7 @@ class ProviderProbeHook(Hook):
 
     name = "bench_provider_probe"
 
-    def wrap_model_call(self, ctx: RunContext, call: ModelCall) -> ModelCall:
+    def wrap_model_call(self, ctx: Turn, call: ModelCall) -> ModelCall:
         async def timed(request: ModelRequest) -> AsyncIterator[StreamEvent]:
             times = STATE.current
             started = time.perf_counter()
@@ -122,11 +125,12 @@ class Probes:
         self._span_timer_added = False
 
     async def install(self) -> None:
+        import importlib
+
         from asgiref.sync import sync_to_async
         from django.conf import settings
         from django.db import connection
 
-        from agents import services
         from monitoring.tracing import add_span_processor
         from retrieval.embeddings import MiniLMEmbedder
 
@@ -134,7 +138,8 @@ class Probes:
             add_span_processor(HookSpanTimer())
             self._span_timer_added = True
 
-        original_sync_to_async = services.sync_to_async
+        modules = [importlib.import_module(name) for name in TURN_MODULES]
+        original_sync_to_async = sync_to_async
 
         def timed_sync_to_async(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
             wrapped = original_sync_to_async(func, *args, **kwargs)
@@ -151,8 +156,11 @@ class Probes:
 
             return call
 
-        services.sync_to_async = timed_sync_to_async  # type: ignore[assignment]
-        self._restore.append(lambda: setattr(services, "sync_to_async", original_sync_to_async))
+        for module in modules:
+            module.sync_to_async = timed_sync_to_async  # type: ignore[attr-defined]
+            self._restore.append(
+                lambda module=module: setattr(module, "sync_to_async", original_sync_to_async)
+            )
 
         original_embed = MiniLMEmbedder.embed_query
 
@@ -166,7 +174,7 @@ class Probes:
         MiniLMEmbedder.embed_query = timed_embed  # type: ignore[method-assign]
         self._restore.append(lambda: setattr(MiniLMEmbedder, "embed_query", original_embed))
 
-        # agents.services runs its sync work on asgiref's single sync thread: the execute
+        # The turn runs its sync work on asgiref's single sync thread: the execute
         # wrapper goes on that thread's connection.
         def add_sql_timer() -> None:
             connection.execute_wrappers.append(_sql_timer)
@@ -178,10 +186,11 @@ class Probes:
         await sync_to_async(add_sql_timer)()
         self._restore_sql_timer = sync_to_async(remove_sql_timer)
 
-        hooks = list(settings.AGENT_HOOKS)
-        original_hooks = list(hooks)
+        # Hooks settings add sit just outside the answer cache and the failover chain.
+        original_hooks = list(settings.AGENT_HOOKS)
+        hooks = list(original_hooks)
         if PROBE_HOOK not in hooks:
-            hooks.insert(hooks.index(FAILOVER_HOOK), PROBE_HOOK)
+            hooks.append(PROBE_HOOK)
         settings.AGENT_HOOKS = hooks
         self._restore.append(lambda: setattr(settings, "AGENT_HOOKS", original_hooks))
         STATE.enabled = True

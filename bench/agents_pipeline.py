@@ -126,10 +126,11 @@ class TurnSample:
 
 async def run_turn(world: BenchWorld, conversation_id: int, question: str) -> TurnSample:
     """One turn as the websocket consumer runs it: turn_prepare, then turn_stream to the end."""
-    from agents import services
+    from agents import turns
+    from agents.turns.frames import EndFrame, ErrorFrame, TokenFrame
 
     started = time.perf_counter()
-    prepared = await services.turn_prepare(
+    prepared = await turns.turn_prepare(
         tenant=world.tenant,
         user=world.user,
         membership=world.membership,
@@ -139,17 +140,17 @@ async def run_turn(world: BenchWorld, conversation_id: int, question: str) -> Tu
     first_token_at: float | None = None
     text: list[str] = []
     status, error = "", ""
-    async for event in services.turn_stream(prepared):
-        if event.type == "token":
+    async for frame in turns.turn_stream(prepared):
+        if isinstance(frame, TokenFrame):
             if first_token_at is None:
                 first_token_at = time.perf_counter()
-            text.append(event.data["text"])
-        elif event.type == "error":
-            error = event.data["error"]["code"]
-        elif event.type == "end":
-            status = event.data["status"]
+            text.append(frame.text)
+        elif isinstance(frame, ErrorFrame):
+            error = frame.code
+        elif isinstance(frame, EndFrame):
+            status = frame.status
     finished = time.perf_counter()
-    attempts = prepared.ctx.attempts
+    attempts = prepared.turn.attempts
     answered = [a for a in attempts if a.outcome == "ok"]
     return TurnSample(
         wall_ms=(finished - started) * 1000,

@@ -67,10 +67,10 @@ def main() -> None:
         from django.db import connections
         from rest_framework.test import APIClient
 
-        import agents.billing_hooks as hooks
+        import agents.hooks.answer_cache as hooks
+        import agents.turns.retrieve as turn_retrieval
         from accounts.models import Tenant
         from accounts.services import api_key_issue, tenant_create, user_create_in_tenant
-        from agents.engines.retriever import ChunkSearchRetriever
         from agents.services import conversation_create
         from retrieval.services import DocumentMetadata, document_ingest, document_register
 
@@ -109,9 +109,9 @@ def main() -> None:
 
         first = ask()  # the miss that fills the cache (and loads the embedding model)
         assert first["provider"] == "offline", first
-        retrieve = Stopwatch(ChunkSearchRetriever._retrieve)
+        retrieve = Stopwatch(turn_retrieval.chunk_search)
         lookup = Stopwatch(hooks.answer_cache_get)
-        ChunkSearchRetriever._retrieve = retrieve.wrapped  # type: ignore[method-assign]
+        turn_retrieval.chunk_search = retrieve.wrapped  # type: ignore[assignment]
         hooks.answer_cache_get = lookup.wrapped
         for _ in range(5):
             ask()

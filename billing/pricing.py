@@ -81,18 +81,19 @@ def price_cache_clear() -> None:
         _cache["rows"] = ()
 
 
-def prices_ensure_defaults() -> int:
+def prices_ensure_defaults(*, using: str = "default") -> int:
     """Give every default model its list price when it has no price row at all (a fresh or
-    flushed database); a model with any row, edited or not, is left alone. Returns how many
-    rows were created."""
+    flushed database; run after migrate and flush); a model with any row, edited or not, is left
+    alone. Returns how many rows were created."""
     from billing.models import Price
 
-    priced = set(Price.objects.values_list("provider", "model").distinct())
+    prices = Price.objects.using(using)
+    priced = set(prices.values_list("provider", "model").distinct())
     created = 0
     for row in DEFAULT_PRICES:
         if (row["provider"], row["model"]) in priced:
             continue
-        Price.objects.get_or_create(
+        prices.get_or_create(
             provider=row["provider"],
             model=row["model"],
             valid_from=SEED_FROM,
@@ -110,7 +111,6 @@ def _rows() -> Sequence[tuple[str, str, str, datetime, PriceQuote]]:
             return _cache["rows"]  # type: ignore[return-value]
     from billing.models import Price
 
-    prices_ensure_defaults()
     rows = tuple(
         (
             p.provider,

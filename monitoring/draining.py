@@ -24,7 +24,7 @@ FINAL_FRAMES_SECONDS = 2.0
 class _DrainState:
     started_at: float | None = None  # time.monotonic() when draining began
     deadline: float | None = None  # time.monotonic() after which turns in flight are stopped
-    # Keyed by id(): a turn's object (the agents' RunContext) need not be hashable.
+    # Keyed by id(): a turn's object (the agents' Turn) need not be hashable.
     turns: weakref.WeakValueDictionary[int, object] = field(
         default_factory=weakref.WeakValueDictionary
     )

@@ -1,19 +1,21 @@
 """The citation engine: numbered sources in, an answer citing `[n]` out, citations as data.
 
-Built on LlamaIndex's retriever and citation prompt; the model call itself goes through the
-agents pipeline (hooks, failover), so every provider streams the same way.
+Built on LlamaIndex's citation prompt over passages made straight from retrieval's
+RetrievedChunk; the model call itself goes through the agents pipeline (hooks, failover), so
+every provider streams the same way.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
 from llama_index.core.query_engine.citation_query_engine import CITATION_QA_TEMPLATE
-from llama_index.core.schema import NodeWithScore
 
 from agents.contracts import ChatMessage, ContextPassage, ModelRequest, ToolDefinition
+from retrieval.contracts import RetrievedChunk
 
 SYSTEM_PROMPT = (
     "You are a careful financial analyst's assistant. You answer questions about SEC filings and "
@@ -54,24 +56,6 @@ class Citation:
         }
 
 
-def passages_from_nodes(nodes: list[NodeWithScore]) -> tuple[ContextPassage, ...]:
-    passages = []
-    for number, node in enumerate(nodes, start=1):
-        meta = node.node.metadata
-        passages.append(
-            ContextPassage(
-                number=number,
-                text=node.node.get_content(),
-                document=str(meta.get("document", "")),
-                page=meta.get("page"),
-                source=str(meta.get("source", "")),
-                chunk_id=meta.get("chunk_id"),
-                document_id=meta.get("document_id"),
-            )
-        )
-    return tuple(passages)
-
-
 def render_sources(passages: tuple[ContextPassage, ...]) -> str:
     return "\n\n".join(
         f"Source {p.number} ({p.document}, page {p.page}):\n{p.text}" for p in passages
@@ -80,6 +64,22 @@ def render_sources(passages: tuple[ContextPassage, ...]) -> str:
 
 def answer_system_prompt(*, tools: bool) -> str:
     return SYSTEM_PROMPT + (TOOLS_INSTRUCTION if tools else "")
+
+
+def passages_from_chunks(chunks: Sequence[RetrievedChunk]) -> tuple[ContextPassage, ...]:
+    """Retrieved chunks as the numbered passages the model sees, in rank order."""
+    return tuple(
+        ContextPassage(
+            number=number,
+            text=chunk.text,
+            document=chunk.document_title,
+            page=chunk.page,
+            source=chunk.source,
+            chunk_id=chunk.chunk_id,
+            document_id=chunk.document_id,
+        )
+        for number, chunk in enumerate(chunks, start=1)
+    )
 
 
 def passages_from_dicts(rows: tuple[dict[str, Any], ...]) -> tuple[ContextPassage, ...]:

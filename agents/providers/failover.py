@@ -1,19 +1,13 @@
-"""Retries, circuit breakers and failover across providers, recording every attempt for billing."""
+"""Retries and failover across a chain of providers, recording every attempt for billing."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import inspect
 import logging
-import os
 import random
-import threading
-import time
-from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from accounts.errors import ProviderUnavailable
@@ -30,158 +24,9 @@ from agents.contracts import (
     UsageReport,
 )
 from agents.providers.base import LLMProvider, ProviderError
-from agents.providers.offline import OfflineProvider
+from agents.providers.breakers import BREAKERS, BreakerConfig, BreakerRegistry, CircuitBreaker
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_CHAINS: Mapping[str, tuple[str, ...]] = {
-    "free": ("offline",),
-    "pro": ("anthropic", "openai", "offline"),
-    "enterprise": ("anthropic", "openai", "offline"),
-}
-
-
-class BreakerState(StrEnum):
-    CLOSED = "closed"
-    HALF_OPEN = "half_open"
-    OPEN = "open"
-
-
-@dataclass(frozen=True)
-class BreakerConfig:
-    """When a provider is taken out of rotation and for how long."""
-
-    failure_rate: float = 0.5
-    min_calls: int = 5
-    window_s: float = 60.0
-    cooldown_s: float = 30.0
-
-
-class CircuitBreaker:
-    """Failure-rate breaker over a sliding time window, with a single half-open probe.
-
-    Closed: calls pass and outcomes are counted. Once the window holds at least `min_calls`
-    outcomes and the failure share reaches `failure_rate`, it opens. Open: calls are refused
-    until `cooldown_s` has passed, then one probe is let through (half-open). The probe's success
-    closes the breaker with a clean window; its failure opens it for another cool-down.
-    """
-
-    def __init__(
-        self,
-        name: str,
-        config: BreakerConfig | None = None,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-    ):
-        self.name = name
-        self.config = config or BreakerConfig()
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._outcomes: deque[tuple[float, bool]] = deque()
-        self._state = BreakerState.CLOSED
-        self._opened_at = 0.0
-        self._probe_in_flight = False
-
-    @property
-    def state(self) -> BreakerState:
-        """The state as a metric should show it: an open breaker past its cool-down is half-open."""
-        with self._lock:
-            if self._state is BreakerState.OPEN and self._cooled_down():
-                return BreakerState.HALF_OPEN
-            return self._state
-
-    def allow(self) -> bool:
-        """Whether a call may go to the provider now; a half-open breaker admits one probe."""
-        with self._lock:
-            if self._state is BreakerState.CLOSED:
-                return True
-            if self._state is BreakerState.OPEN:
-                if not self._cooled_down():
-                    return False
-                self._state = BreakerState.HALF_OPEN
-                self._probe_in_flight = False
-            if self._probe_in_flight:
-                return False
-            self._probe_in_flight = True
-            return True
-
-    def record_success(self) -> None:
-        with self._lock:
-            if self._state is not BreakerState.CLOSED:
-                self._state = BreakerState.CLOSED
-                self._outcomes.clear()
-                self._probe_in_flight = False
-                return
-            self._add(ok=True)
-
-    def record_failure(self) -> None:
-        with self._lock:
-            if self._state is not BreakerState.CLOSED:
-                self._open()
-                return
-            self._add(ok=False)
-            failures = sum(1 for _, ok in self._outcomes if not ok)
-            calls = len(self._outcomes)
-            if calls >= self.config.min_calls and failures / calls >= self.config.failure_rate:
-                self._open()
-
-    def release(self) -> None:
-        """The call ended without a verdict on the provider (cancelled, or our own bad request)."""
-        with self._lock:
-            self._probe_in_flight = False
-
-    def _add(self, *, ok: bool) -> None:
-        now = self._clock()
-        self._outcomes.append((now, ok))
-        horizon = now - self.config.window_s
-        while self._outcomes and self._outcomes[0][0] < horizon:
-            self._outcomes.popleft()
-
-    def _open(self) -> None:
-        self._state = BreakerState.OPEN
-        self._opened_at = self._clock()
-        self._probe_in_flight = False
-        self._outcomes.clear()
-
-    def _cooled_down(self) -> bool:
-        return self._clock() - self._opened_at >= self.config.cooldown_s
-
-
-class BreakerRegistry:
-    """The process-wide breakers, one per provider name, shared by every chain."""
-
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._breakers: dict[str, CircuitBreaker] = {}
-
-    def get(self, name: str, config: BreakerConfig | None = None) -> CircuitBreaker:
-        with self._lock:
-            breaker = self._breakers.get(name)
-            if breaker is None:
-                breaker = CircuitBreaker(name, config, clock=self._clock)
-                self._breakers[name] = breaker
-            elif config is not None:
-                breaker.config = config
-            return breaker
-
-    def states(self) -> dict[str, str]:
-        with self._lock:
-            breakers = list(self._breakers.values())
-        return {breaker.name: breaker.state.value for breaker in breakers}
-
-    def reset(self) -> None:
-        with self._lock:
-            self._breakers.clear()
-
-
-BREAKERS = BreakerRegistry()
-
-
-def breaker_states() -> dict[str, str]:
-    """Provider name -> "closed" / "half_open" / "open", for metrics and health checks."""
-    return BREAKERS.states()
-
 
 AttemptCallback = Callable[[AttemptRecord], Awaitable[None] | None]
 
@@ -292,108 +137,115 @@ class FailoverChain:
         self, provider: LLMProvider, breaker: CircuitBreaker, request: ModelRequest
     ) -> AsyncGenerator[StreamEvent, None]:
         loop = asyncio.get_running_loop()
-        started = loop.time()
-        first_token_at: float | None = None
-        text: list[str] = []
-        # Tool calls are held until the response is complete: a call from an answer that then
-        # fails must not run, and the next provider starts the round over.
-        tool_uses: list[ToolUse] = []
-        usage: ModelUsage | None = None
-        stop_reason = "end_turn"
+        progress = _Progress(clock=loop.time, started=loop.time())
         upstream = provider.stream(request)
-
-        def elapsed_ms() -> int:
-            return int((loop.time() - started) * 1000)
-
-        def first_token_ms() -> int | None:
-            return None if first_token_at is None else int((first_token_at - started) * 1000)
-
         try:
             while True:
-                deadline = started + self.timeout_s
-                if first_token_at is None:
-                    deadline = min(deadline, started + self.first_token_timeout_s)
+                deadline = progress.started + self.timeout_s
+                if progress.first_token_at is None:
+                    deadline = min(deadline, progress.started + self.first_token_timeout_s)
                 try:
                     async with asyncio.timeout_at(deadline):
                         event = await anext(upstream)
                 except StopAsyncIteration:
                     break
                 except TimeoutError as exc:
-                    waited = "first token" if first_token_at is None else "end of the answer"
+                    waited = (
+                        "first token" if progress.first_token_at is None else "end of the answer"
+                    )
                     raise ProviderError(
-                        f"no {waited} within {deadline - started:.1f}s",
+                        f"no {waited} within {deadline - progress.started:.1f}s",
                         provider=provider.name,
                         retryable=True,
                         kind="timeout",
                     ) from exc
-                if isinstance(event, TextDelta):
-                    if first_token_at is None:
-                        first_token_at = loop.time()
-                    text.append(event.text)
-                    yield event
-                elif isinstance(event, ToolUse):
-                    if first_token_at is None:
-                        first_token_at = loop.time()
-                    tool_uses.append(event)
-                elif isinstance(event, UsageReport):
-                    usage = event.usage
-                elif isinstance(event, StreamEnd):
-                    stop_reason = event.stop_reason
+                if progress.take(event):
                     break
+                if isinstance(event, TextDelta):
+                    yield event
         except (GeneratorExit, asyncio.CancelledError):
             # The consumer went away (a user's stop, a closed socket): close upstream first so
             # the provider stops generating tokens we would pay for, then account for them.
             await _close_quietly(upstream)
-            streamed = "".join(text)
-            if streamed:
-                breaker.record_success()
-            else:
-                breaker.release()
-            await self._record(
-                provider,
-                "interrupted",
-                elapsed_ms(),
-                first_token_ms(),
-                usage or provider.estimate_usage(request, streamed),
-                "closed by the consumer",
-            )
+            await self._interrupted(provider, breaker, request, progress)
             raise
         except Exception as exc:
             await _close_quietly(upstream)
-            error = exc if isinstance(exc, ProviderError) else _unexpected(provider, exc)
-            outcome: AttemptOutcome = "timeout" if error.kind == "timeout" else "error"
-            if error.counts_against_provider:
-                breaker.record_failure()
-            else:
-                breaker.release()
-            streamed = "".join(text)
-            if not streamed:
-                await self._record(provider, outcome, elapsed_ms(), None, None, str(error))
-                raise _FailedBeforeFirstToken(error) from exc
-            partial_usage = error.usage or provider.estimate_usage(request, streamed)
-            await self._record(
-                provider, outcome, elapsed_ms(), first_token_ms(), partial_usage, str(error)
-            )
-            raise ProviderError(
-                f"the answer was cut off: {error.message}",
-                provider=provider.name,
-                retryable=False,
-                kind=error.kind,
-                status=error.status,
-                partial_text=streamed,
-                usage=partial_usage,
-            ) from exc
+            raise await self._failed(provider, breaker, request, progress, exc) from exc
 
         await _close_quietly(upstream)
         breaker.record_success()
-        usage = usage or provider.estimate_usage(request, "".join(text))
+        usage = progress.usage or provider.estimate_usage(request, progress.streamed)
         # Recorded before the last events go out: the answer is complete even if the consumer
         # stops reading at StreamEnd.
-        await self._record(provider, "ok", elapsed_ms(), first_token_ms(), usage, "")
-        for tool_use in tool_uses:
+        await self._record(
+            provider, "ok", progress.elapsed_ms(), progress.first_token_ms(), usage, ""
+        )
+        for tool_use in progress.tool_uses:
             yield tool_use
         yield UsageReport(usage)
-        yield StreamEnd(stop_reason)
+        yield StreamEnd(progress.stop_reason)
+
+    async def _interrupted(
+        self,
+        provider: LLMProvider,
+        breaker: CircuitBreaker,
+        request: ModelRequest,
+        progress: _Progress,
+    ) -> None:
+        """Record an attempt its consumer closed, with the usage so far."""
+        streamed = progress.streamed
+        if streamed:
+            breaker.record_success()
+        else:
+            breaker.release()
+        await self._record(
+            provider,
+            "interrupted",
+            progress.elapsed_ms(),
+            progress.first_token_ms(),
+            progress.usage or provider.estimate_usage(request, streamed),
+            "closed by the consumer",
+        )
+
+    async def _failed(
+        self,
+        provider: LLMProvider,
+        breaker: CircuitBreaker,
+        request: ModelRequest,
+        progress: _Progress,
+        exc: Exception,
+    ) -> Exception:
+        """Record a failed attempt; returns what to raise: _FailedBeforeFirstToken when nothing
+        was streamed (another try or provider may take over), else a partial ProviderError."""
+        error = exc if isinstance(exc, ProviderError) else _unexpected(provider, exc)
+        outcome: AttemptOutcome = "timeout" if error.kind == "timeout" else "error"
+        if error.counts_against_provider:
+            breaker.record_failure()
+        else:
+            breaker.release()
+        streamed = progress.streamed
+        if not streamed:
+            await self._record(provider, outcome, progress.elapsed_ms(), None, None, str(error))
+            return _FailedBeforeFirstToken(error)
+        partial_usage = error.usage or provider.estimate_usage(request, streamed)
+        await self._record(
+            provider,
+            outcome,
+            progress.elapsed_ms(),
+            progress.first_token_ms(),
+            partial_usage,
+            str(error),
+        )
+        return ProviderError(
+            f"the answer was cut off: {error.message}",
+            provider=provider.name,
+            retryable=False,
+            kind=error.kind,
+            status=error.status,
+            partial_text=streamed,
+            usage=partial_usage,
+        )
 
     def _backoff(self, retry: int, retry_after: float | None) -> float | None:
         """Seconds before the next try of the same provider; None when it is not worth waiting."""
@@ -439,6 +291,48 @@ class FailoverChain:
         ]
 
 
+@dataclass
+class _Progress:
+    """What one attempt has received so far, and when."""
+
+    clock: Callable[[], float]
+    started: float
+    first_token_at: float | None = None
+    text: list[str] = field(default_factory=list)
+    # Tool calls are held until the response is complete: a call from an answer that then
+    # fails must not run, and the next provider starts the round over.
+    tool_uses: list[ToolUse] = field(default_factory=list)
+    usage: ModelUsage | None = None
+    stop_reason: str = "end_turn"
+
+    @property
+    def streamed(self) -> str:
+        return "".join(self.text)
+
+    def take(self, event: StreamEvent) -> bool:
+        """Note one upstream event; True once the response has ended."""
+        if isinstance(event, TextDelta | ToolUse) and self.first_token_at is None:
+            self.first_token_at = self.clock()
+        if isinstance(event, TextDelta):
+            self.text.append(event.text)
+        elif isinstance(event, ToolUse):
+            self.tool_uses.append(event)
+        elif isinstance(event, UsageReport):
+            self.usage = event.usage
+        elif isinstance(event, StreamEnd):
+            self.stop_reason = event.stop_reason
+            return True
+        return False
+
+    def elapsed_ms(self) -> int:
+        return int((self.clock() - self.started) * 1000)
+
+    def first_token_ms(self) -> int | None:
+        if self.first_token_at is None:
+            return None
+        return int((self.first_token_at - self.started) * 1000)
+
+
 class _FailedBeforeFirstToken(Exception):
     """An attempt failed before streaming anything, so another try or provider may take over."""
 
@@ -469,115 +363,4 @@ def _unexpected(provider: LLMProvider, exc: Exception) -> ProviderError:
         provider=provider.name,
         retryable=False,
         kind="protocol",
-    )
-
-
-@dataclass(frozen=True)
-class ProviderSettings:
-    """Which providers serve each tier and how patiently; built from Django settings."""
-
-    chains: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_CHAINS))
-    anthropic_model: str = ""
-    openai_model: str = ""
-    timeout_s: float = 60.0
-    first_token_timeout_s: float = 20.0
-    max_tokens: int = 1024
-    max_retries: int = 2
-    backoff_base_s: float = 0.5
-    backoff_max_s: float = 8.0
-    breaker_failure_rate: float = 0.5
-    breaker_min_calls: int = 5
-    breaker_window_s: float = 60.0
-    breaker_cooldown_s: float = 30.0
-
-    @property
-    def breaker_config(self) -> BreakerConfig:
-        return BreakerConfig(
-            failure_rate=self.breaker_failure_rate,
-            min_calls=self.breaker_min_calls,
-            window_s=self.breaker_window_s,
-            cooldown_s=self.breaker_cooldown_s,
-        )
-
-
-def provider_settings_from_django() -> ProviderSettings:
-    """ProviderSettings from the LLM_* / *_MODEL Django settings (config/settings/base.py)."""
-    from django.conf import settings
-
-    return ProviderSettings(
-        chains={tier: tuple(names) for tier, names in settings.LLM_CHAINS.items()},
-        anthropic_model=settings.ANTHROPIC_MODEL,
-        openai_model=settings.OPENAI_MODEL,
-        timeout_s=float(settings.LLM_TIMEOUT_SECONDS),
-        first_token_timeout_s=float(settings.LLM_FIRST_TOKEN_TIMEOUT_SECONDS),
-        max_tokens=int(settings.LLM_MAX_TOKENS),
-        max_retries=int(settings.LLM_MAX_RETRIES),
-        breaker_failure_rate=float(settings.LLM_BREAKER_FAILURE_RATE),
-        breaker_min_calls=int(settings.LLM_BREAKER_MIN_CALLS),
-        breaker_window_s=float(settings.LLM_BREAKER_WINDOW_SECONDS),
-        breaker_cooldown_s=float(settings.LLM_BREAKER_COOLDOWN_SECONDS),
-    )
-
-
-# Provider name -> (module, class, environment variable holding its key). The SDK modules are
-# imported only when a chain needs them, so processes that never call a paid provider do not
-# load the SDKs, and nothing above the provider layer depends on them at import time.
-_REMOTE_PROVIDERS: Mapping[str, tuple[str, str, str]] = {
-    "anthropic": ("agents.providers.anthropic_provider", "AnthropicProvider", "ANTHROPIC_API_KEY"),
-    "openai": ("agents.providers.openai_provider", "OpenAIProvider", "OPENAI_API_KEY"),
-}
-
-
-def enabled_provider_names(environ: Mapping[str, str] | None = None) -> frozenset[str]:
-    """Providers usable in this process: those whose API key is set, plus offline."""
-    environ = os.environ if environ is None else environ
-    enabled = {name for name, (_, _, key) in _REMOTE_PROVIDERS.items() if environ.get(key)}
-    return frozenset({"offline", *enabled})
-
-
-def build_provider(name: str, settings: ProviderSettings) -> LLMProvider:
-    """One provider by name, configured from settings; raises ValueError for an unknown name."""
-    if name == "offline":
-        return OfflineProvider()
-    if name not in _REMOTE_PROVIDERS:
-        raise ValueError(f"Unknown LLM provider {name!r} in LLM_CHAINS.")
-    module_name, class_name, _ = _REMOTE_PROVIDERS[name]
-    provider_class = getattr(importlib.import_module(module_name), class_name)
-    model = settings.anthropic_model if name == "anthropic" else settings.openai_model
-    kwargs: dict[str, Any] = {
-        "timeout_s": settings.timeout_s,
-        "max_output_tokens": settings.max_tokens,
-    }
-    if model:
-        kwargs["model"] = model
-    return provider_class(**kwargs)
-
-
-def build_chain(
-    tier: str,
-    settings: ProviderSettings,
-    *,
-    on_attempt: AttemptCallback | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> FailoverChain:
-    """The failover chain for a tier: its configured providers that have a key, in order.
-
-    Raises ValueError when the tier has no chain configured.
-    """
-    names = settings.chains.get(tier)
-    if names is None:
-        raise ValueError(f"No LLM chain is configured for tier {tier!r} (LLM_CHAINS).")
-    enabled = enabled_provider_names(environ)
-    providers = [build_provider(name, settings) for name in names if name in enabled]
-    if not providers:
-        providers = [OfflineProvider()]
-    return FailoverChain(
-        providers,
-        max_retries=settings.max_retries,
-        backoff_base=settings.backoff_base_s,
-        backoff_max=settings.backoff_max_s,
-        timeout_s=settings.timeout_s,
-        first_token_timeout_s=settings.first_token_timeout_s,
-        on_attempt=on_attempt,
-        breaker_config=settings.breaker_config,
     )

@@ -13,9 +13,11 @@ import pytest
 from asgiref.sync import async_to_sync
 
 from accounts.models import Tenant
-from agents.billing_hooks import chain_models, plan_worst_case
+from agents.hooks.billing import turn_hold_plan
 from agents.models import Message
+from agents.providers.chains import chain_resolve, provider_settings_from_django
 from agents.tokens import estimate_tokens
+from agents.turns.turn import Turn
 from billing.models import BudgetPeriod, LedgerEntry, Reservation
 from billing.pricing import price_cache_clear
 from billing.ratelimit import stream_slots_held
@@ -130,11 +132,27 @@ def test_an_answer_carries_its_estimated_and_actual_cost_covering_every_attempt(
     assert_released(analyst, body["query_id"])
 
 
+def hold_plan(member, *, tier: str, question: str):
+    """The hold a turn of `tier` asking `question` takes before retrieval."""
+    chain = chain_resolve(tier, provider_settings_from_django())
+    turn = Turn(
+        tenant=member.tenant,
+        user=member.user,
+        membership=member.membership,
+        conversation_id=1,
+        question=question,
+        chain=chain,
+        tier=tier,
+    )
+    return turn_hold_plan(turn)
+
+
 def test_the_hold_covers_the_dearest_model_of_the_chain(analyst, llm_env, settings):
-    assert [p for p, _ in chain_models("pro")] == ["anthropic", "openai", "offline"]
+    chain = chain_resolve("pro", provider_settings_from_django())
+    assert list(chain.names) == ["anthropic", "openai", "offline"]
     embedding = estimate_tokens("openai", "text-embedding-3-small", CAPEX)
     settings.AGENT_TOOLS_ENABLED = False
-    plan = plan_worst_case(tier="pro", question=CAPEX)
+    plan = hold_plan(analyst, tier="pro", question=CAPEX)
     # (16,000 - 1,024) x 1.25 prompt tokens + 1,024 output on Sonnet at $3/$15 per MTok.
     assert plan.amount_usd == Decimal("0.071520")
     assert plan.tokens == 18_720 + 1_024 + embedding
@@ -143,7 +161,7 @@ def test_the_hold_covers_the_dearest_model_of_the_chain(analyst, llm_env, settin
 def test_the_hold_covers_every_call_of_the_tool_rounds(analyst, llm_env, settings):
     settings.AGENT_TOOLS_ENABLED = True
     settings.AGENT_MAX_TOOL_ROUNDS = 2
-    plan = plan_worst_case(tier="pro", question=CAPEX)
+    plan = hold_plan(analyst, tier="pro", question=CAPEX)
     # Three calls: each reads the 18,720-token prompt, the second and third also every earlier
     # call's output (1,024) and tool results (256): 3 x 18,720 + 1,280 + 2 x 1,280 = 60,000 in,
     # 3 x 1,024 = 3,072 out, on Sonnet at $3/$15 per MTok.

@@ -19,18 +19,16 @@ from agents.contracts import (
 )
 from agents.providers.anthropic_provider import AnthropicProvider
 from agents.providers.base import ProviderError, parse_retry_after
-from agents.providers.failover import (
+from agents.providers.breakers import (
     BREAKERS,
     BreakerConfig,
     BreakerRegistry,
     BreakerState,
     CircuitBreaker,
-    FailoverChain,
-    ProviderSettings,
     breaker_states,
-    build_chain,
-    provider_settings_from_django,
 )
+from agents.providers.chains import ProviderSettings, build_chain, provider_settings_from_django
+from agents.providers.failover import FailoverChain
 from agents.providers.offline import OfflineProvider
 from agents.providers.openai_provider import OpenAIProvider
 from tests.fakes.llm_server import (

@@ -13,15 +13,16 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from agents.contracts import AttemptRecord, ModelUsage
-from agents.models import Message
-from agents.observability_hooks import (
+from agents.hooks.observability import (
     TracingHook,
     failovers_from_attempts,
     query_complexity,
 )
-from agents.pipeline import Pipeline, RunContext, RunOutcome
+from agents.models import Message
+from agents.pipeline import Pipeline, RunOutcome
 from agents.tests.support import ask, glueworks_ingest
 from agents.tools import ToolResult
+from agents.turns.turn import Turn
 from monitoring import tracing
 from monitoring.logging import QUERY_LOGGER, JsonFormatter
 from monitoring.models import TraceSpan
@@ -203,7 +204,7 @@ def test_failed_attempts_are_error_spans_and_the_answer_names_the_provider_that_
 @pytest.mark.django_db
 def test_a_tool_call_gets_a_span_inside_the_question_trace_with_masked_arguments(analyst):
     hooks = Pipeline([TracingHook()])
-    ctx = RunContext(
+    ctx = Turn(
         tenant=analyst.tenant,
         user=analyst.user,
         membership=analyst.membership,
@@ -251,11 +252,11 @@ def test_failovers_are_changes_of_provider_not_retries():
 
 
 def test_query_complexity_names_comparisons_calculations_and_follow_ups():
-    ctx = RunContext(tenant=None, user=None, membership=None, conversation_id=1, question="q")
+    ctx = Turn(tenant=None, user=None, membership=None, conversation_id=1, question="q")
     assert query_complexity(ctx) == "simple"
     ctx.is_follow_up = True
     assert query_complexity(ctx) == "follow_up"
     ctx.tool_results.append(ToolResult(name="growth_percent", arguments={}, output="10%"))
     assert query_complexity(ctx) == "calculation"
-    ctx.state["sub_questions"] = ["Glueworks 2018", "Tapeline 2018"]
+    ctx.sub_questions = ["Glueworks 2018", "Tapeline 2018"]
     assert query_complexity(ctx) == "comparison"

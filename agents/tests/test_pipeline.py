@@ -1,4 +1,6 @@
-"""The six hooks run in order, each can stop the run with a clear error, and each is traced."""
+"""The six hook points run in order, each can stop the run with a clear error, and each is traced;
+the hook stack is fixed in code, and settings may add to it but never remove billing, tenancy or
+tracing."""
 
 from __future__ import annotations
 
@@ -9,9 +11,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from accounts.errors import ApplicationError
-from agents.pipeline import Hook, RunContext
-from agents.services import answer_turn_collect, conversation_create
+from agents.pipeline import Hook
+from agents.services import conversation_create
 from agents.tools import ToolResult
+from agents.turns import answer_turn_collect
+from agents.turns.turn import Turn
 from monitoring.tracing import add_span_processor
 
 pytestmark = pytest.mark.django_db
@@ -66,7 +70,7 @@ class Recorder(Hook):
         self._mark("after_agent")
 
 
-async def tool_pipeline(ctx: RunContext) -> ToolResult:
+async def tool_pipeline(ctx: Turn) -> ToolResult:
     from agents.pipeline import Pipeline
     from agents.tools import tool_call
 
@@ -89,15 +93,6 @@ class StopAfterModel(Recorder):
     stop_at = "after_model"
 
 
-STACK = [
-    "agents.hooks.TenantGuardHook",
-    "agents.hooks.MetricsHook",
-    "agents.hooks.PiiMaskHook",
-    "agents.hooks.ContextTrimHook",
-]
-TAIL = ["agents.hooks.FailoverHook", "agents.hooks.UsageHook", "agents.hooks.ToolTimeoutHook"]
-
-
 def run_turn(member):
     conversation = conversation_create(tenant=member.tenant, user=member.user)
     return async_to_sync(answer_turn_collect)(
@@ -116,8 +111,7 @@ def _reset():
 
 
 def test_hooks_run_in_order_and_each_is_traced(analyst):
-    hooks = [*STACK, "agents.tests.test_pipeline.Recorder", *TAIL]
-    with override_settings(AGENT_HOOKS=hooks):
+    with override_settings(AGENT_HOOKS=["agents.tests.test_pipeline.Recorder"]):
         result = run_turn(analyst)
     assert result["error"] is None
     assert CALLS == [
@@ -145,7 +139,7 @@ def test_before_agent_can_refuse_the_run_before_anything_is_saved(analyst):
     from agents.models import Message
 
     with (
-        override_settings(AGENT_HOOKS=["agents.tests.test_pipeline.StopBeforeAgent", *TAIL]),
+        override_settings(AGENT_HOOKS=["agents.tests.test_pipeline.StopBeforeAgent"]),
         pytest.raises(Stop),
     ):
         run_turn(analyst)
@@ -154,7 +148,122 @@ def test_before_agent_can_refuse_the_run_before_anything_is_saved(analyst):
 
 @pytest.mark.parametrize("hook", ["StopBeforeModel", "StopAfterModel"])
 def test_later_hooks_stop_the_run_with_a_clear_error_frame(analyst, hook):
-    with override_settings(AGENT_HOOKS=[*STACK, f"agents.tests.test_pipeline.{hook}", *TAIL]):
+    with override_settings(AGENT_HOOKS=[f"agents.tests.test_pipeline.{hook}"]):
         result = run_turn(analyst)
     assert result["error"]["code"] == "stopped_by_hook"
     assert "after_agent" in CALLS  # settlement still runs
+
+
+# --- The fixed stack --------------------------------------------------------------------------
+
+
+def test_the_hook_stack_runs_in_its_designed_order():
+    from agents.hooks import stack
+
+    assert [hook.__name__ for hook in stack.HOOK_STACK] == [
+        # Tenancy and limits before any work, then the prompt is shaped before billing prices it.
+        "TenantGuardHook",
+        "MetricsHook",
+        "DrainHook",
+        "RateLimitHook",
+        "PiiMaskHook",
+        "ContextTrimHook",
+        "BudgetHook",
+        # The cache just outside the provider chain; observability last, tracing the very last.
+        "AnswerCacheHook",
+        "FailoverHook",
+        "UsageHook",
+        "ToolTimeoutHook",
+        "FailoverMetricsHook",
+        "QueryLogHook",
+        "TracingHook",
+    ]
+
+
+def test_settings_add_hooks_inside_billing_and_before_the_provider_chain(settings):
+    from agents.hooks import stack
+
+    settings.AGENT_HOOKS = ["agents.tests.test_pipeline.Recorder"]
+    names = [hook.__name__ for hook in stack.hook_classes()]
+    assert names.index("BudgetHook") < names.index("Recorder") < names.index("AnswerCacheHook")
+    assert names[-1] == "TracingHook"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "agents.hooks.BudgetHook",
+        "agents.hooks.RateLimitHook",
+        "agents.hooks.TenantGuardHook",
+        "agents.hooks.TracingHook",
+    ],
+)
+def test_settings_cannot_list_a_hook_of_the_fixed_stack_again(settings, path):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from agents.hooks import stack
+
+    settings.AGENT_HOOKS = [path]
+    with pytest.raises(ImproperlyConfigured, match="fixed hook stack"):
+        stack.hook_classes()
+
+
+def test_settings_cannot_remove_billing_from_a_turn(analyst):
+    from agents.models import Message
+    from billing.models import LedgerEntry, Reservation
+
+    # The old way to drop BudgetHook was to list a stack without it; now settings only add.
+    with override_settings(AGENT_HOOKS=["agents.tests.test_pipeline.Recorder"]):
+        result = run_turn(analyst)
+    assert result["error"] is None
+    kinds = list(
+        LedgerEntry.objects.filter(query_id=result["query_id"]).values_list("kind", flat=True)
+    )
+    assert "model" in kinds
+    assert kinds[-1] == "query"
+    assert Reservation.objects.get(query_id=result["query_id"]).status == "settled"
+    saved = Message.objects.get(query_id=result["query_id"], role="assistant")
+    assert (
+        saved.cost_usd
+        == LedgerEntry.objects.get(query_id=result["query_id"], kind="query").cost_usd
+    )
+
+
+def test_an_empty_setting_still_runs_tenancy_billing_and_tracing(analyst):
+    from billing.models import LedgerEntry
+
+    with override_settings(AGENT_HOOKS=[]):
+        result = run_turn(analyst)
+    assert result["error"] is None
+    names = {span.name for span in EXPORTER.get_finished_spans()}
+    for hook in ("tenant_guard", "rate_limit", "budget", "tracing"):
+        assert any(name.endswith(f".{hook}") for name in names), hook
+    assert LedgerEntry.objects.filter(query_id=result["query_id"], kind="query").exists()
+
+
+class LedgerWitness(Hook):
+    """Notes, as each attempt's after_model runs, the ledger rows its query has by then."""
+
+    name = "ledger_witness"
+    seen: list[tuple[str, list[str]]] = []
+
+    async def after_model(self, ctx, attempt):
+        from asgiref.sync import sync_to_async
+
+        from billing.models import LedgerEntry
+
+        rows = await sync_to_async(list)(
+            LedgerEntry.objects.filter(query_id=ctx.query_id)
+            .order_by("id")
+            .values_list("provider", flat=True)
+        )
+        LedgerWitness.seen.append((attempt.provider, rows))
+
+
+def test_each_attempt_is_on_the_ledger_when_its_after_model_runs(analyst):
+    LedgerWitness.seen.clear()
+    with override_settings(AGENT_HOOKS=["agents.tests.test_pipeline.LedgerWitness"]):
+        result = run_turn(analyst)
+    assert result["error"] is None
+    # The embedding row (written with the refined hold), then the attempt's own row.
+    assert LedgerWitness.seen == [("offline", ["local", "offline"])]

@@ -1,5 +1,6 @@
-"""Writes for billing: the cost ledger (services.ledger) and budget reservations with the 90%
-warning (services.budgets). Import from here."""
+"""Writes for billing: the cost ledger (services.ledger), budget reservations with the 90%
+warning (services.budgets), and what a question may cost (services.estimates). Import from
+here."""
 
 from billing.services.budgets import (
     budget_reserve,
@@ -8,7 +9,9 @@ from billing.services.budgets import (
     reservation_shrink,
     reservations_expire,
 )
+from billing.services.estimates import Plan, chain_prices, request_plan, worst_case_plan
 from billing.services.ledger import (
+    AnswerTotals,
     PricedLine,
     QueryTotals,
     ledger_line_price,
@@ -16,23 +19,30 @@ from billing.services.ledger import (
     ledger_lines_record,
     period_resets_at,
     period_start_for,
+    query_answer_totals,
     query_summary_record,
     query_totals,
 )
 
 __all__ = [
+    "AnswerTotals",
+    "Plan",
     "PricedLine",
     "QueryTotals",
     "budget_reserve",
     "budget_warning_send",
+    "chain_prices",
     "ledger_line_price",
     "ledger_line_record",
     "ledger_lines_record",
     "period_resets_at",
     "period_start_for",
+    "query_answer_totals",
     "query_summary_record",
     "query_totals",
+    "request_plan",
     "reservation_settle",
     "reservation_shrink",
     "reservations_expire",
+    "worst_case_plan",
 ]

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib.postgres.aggregates import BoolOr
 from django.db import connection
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -262,4 +262,34 @@ def query_summary_record(
         cached_input_tokens=int(cached),
         cost_saved_usd=saved,
         cache_hit=bool(hit),
+    )
+
+
+@dataclass(frozen=True)
+class AnswerTotals:
+    """What a saved answer shows: the cost of all its calls (embedding included) and the tokens
+    of its model calls, summed from the ledger at the ledger's precision."""
+
+    cost_usd: Decimal
+    input_tokens: int
+    output_tokens: int
+
+
+def query_answer_totals(*, tenant: Tenant, query_id: uuid.UUID) -> AnswerTotals:
+    """The ledger's totals of a query's call rows, for the message that answers it."""
+    model_rows = Q(kind=LedgerEntry.Kind.MODEL)
+    totals = (
+        LedgerEntry.objects.filter(tenant_id=tenant.pk, query_id=query_id)
+        .exclude(kind=LedgerEntry.Kind.QUERY)
+        .aggregate(
+            cost=Coalesce(Sum("cost_usd"), MONEY_ZERO),
+            input=Coalesce(Sum("input_tokens", filter=model_rows), 0),
+            output=Coalesce(Sum("output_tokens", filter=model_rows), 0),
+        )
+    )
+    return AnswerTotals(
+        # A plain 0 for a free answer, as line_cost gives: Decimal("0E-10") reads badly in JSON.
+        cost_usd=totals["cost"] or Decimal(0),
+        input_tokens=int(totals["input"]),
+        output_tokens=int(totals["output"]),
     )

@@ -393,31 +393,10 @@ ALERT_NOTIFIERS: list[str] = env.list(
 # Budgets: a fallback when a tier is missing (never used for a real tenant).
 BUDGET_WARNING_RATIO = Decimal(env("BUDGET_WARNING_RATIO", default="0.9"))
 
-# --- Agents: the hook pipeline (outermost first), providers and their chain per tier.
-AGENT_HOOKS: list[str] = env.list(
-    "AGENT_HOOKS",
-    default=[
-        "agents.hooks.TenantGuardHook",
-        "agents.hooks.MetricsHook",
-        # Refuses turns while the process drains; wraps the failover chain to stop at the deadline.
-        "agents.drain_hooks.DrainHook",
-        # Billing (see agents/billing_hooks.py for why these places): limits before any work,
-        # the budget hold once the prompt is final, the answer cache just outside the chain.
-        "agents.billing_hooks.RateLimitHook",
-        "agents.hooks.PiiMaskHook",
-        "agents.hooks.ContextTrimHook",
-        "agents.billing_hooks.BudgetHook",
-        "agents.billing_hooks.AnswerCacheHook",
-        "agents.hooks.FailoverHook",
-        "agents.hooks.UsageHook",
-        "agents.hooks.ToolTimeoutHook",
-        # Observability last: after_agent hooks run in list order, so the log line and the trace
-        # see final cost and status; TracingHook must stay the very last.
-        "agents.observability_hooks.FailoverMetricsHook",
-        "agents.observability_hooks.QueryLogHook",
-        "agents.observability_hooks.TracingHook",
-    ],
-)
+# --- Agents: hooks added to the fixed stack of agents.hooks.stack (dotted paths, outermost
+# first; they run after billing's hold and before the answer cache and the provider chain), the
+# providers and their chain per tier.
+AGENT_HOOKS: list[str] = env.list("AGENT_HOOKS", default=[])
 # The longest question (or search query) any entry point accepts, and the longest a follow-up
 # may become once condensed with the conversation: one limit for REST, the websocket and search.
 QUESTION_MAX_CHARS = env.int("QUESTION_MAX_CHARS", default=2000)
@@ -465,7 +444,8 @@ BACKUP_KEEP = env.int("BACKUP_KEEP", default=14)
 CONVERSATION_ARCHIVE_AFTER_DAYS = env.int("CONVERSATION_ARCHIVE_AFTER_DAYS", default=90)
 
 # --- Billing: prices, ledger, budgets, rate limits and the answer cache (billing/, and
-# agents/billing_hooks.py in the pipeline). docs/configuration.md explains each choice.
+# agents/hooks/billing.py and answer_cache.py in the turn). docs/configuration.md explains each
+# choice.
 BILLING_REDIS_URL: str = env("BILLING_REDIS_URL", default=REDIS_URL)
 BILLING_REDIS_PREFIX = env("BILLING_REDIS_PREFIX", default="finrag:billing")
 BILLING_REDIS_TIMEOUT_SECONDS = env.float("BILLING_REDIS_TIMEOUT_SECONDS", default=0.25)

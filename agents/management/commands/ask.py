@@ -10,7 +10,17 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.errors import ApplicationError
 from accounts.models import Membership, Tenant
-from agents import services
+from agents import services, turns
+from agents.turns.frames import (
+    CitationFrame,
+    EndFrame,
+    ErrorFrame,
+    StartFrame,
+    TokenFrame,
+    ToolFrame,
+    UsageFrame,
+    VerificationFrame,
+)
 
 
 class Command(BaseCommand):
@@ -47,7 +57,7 @@ class Command(BaseCommand):
         }
         try:
             if options["json"]:
-                result = async_to_sync(services.answer_turn_collect)(**kwargs)
+                result = async_to_sync(turns.answer_turn_collect)(**kwargs)
                 self.stdout.write(json.dumps(_json_shape(result), indent=2, default=str))
             else:
                 async_to_sync(self._stream)(kwargs)
@@ -56,39 +66,44 @@ class Command(BaseCommand):
 
     async def _stream(self, kwargs: dict[str, Any]) -> None:
         cited = False
-        async for event in services.answer_turn(**kwargs):
-            data = event.data
-            if event.type == "start":
-                if data["offline"]:
-                    self.stderr.write("Offline mode: answers are extracted from the passages.")
-                self.stderr.write(f"Scope: {data['scope'].get('description', 'all documents')}")
-                if data["standalone_question"] != data["question"]:
-                    self.stderr.write(f"Standalone question: {data['standalone_question']}")
-            elif event.type == "token":
-                self.stdout.write(data["text"], ending="")
-                self.stdout.flush()
-            elif event.type == "tool":
-                self.stdout.write(f"\n[calculator] {data['output']}")
-            elif event.type == "citation":
-                if not cited:
-                    self.stdout.write("\n\nSources:")
-                    cited = True
-                self.stdout.write(f"  [{data['number']}] {data['document']}, page {data['page']}")
-            elif event.type == "verification" and data["figures"]:
-                unsupported = [f["text"] for f in data["figures"] if f["verdict"] == "unsupported"]
-                line = f"\nFigures checked: {len(data['figures'])}"
-                if unsupported:
-                    line += "; not found in the cited sources: " + ", ".join(unsupported)
-                self.stdout.write(line)
-            elif event.type == "usage":
-                self.stdout.write(
-                    f"\n{data['provider']} {data['model']}: {data['input_tokens']} in, "
-                    f"{data['output_tokens']} out, ${data['cost_usd']}"
-                )
-            elif event.type == "error":
-                self.stderr.write(f"\nError: {data['error']['message']}")
-            elif event.type == "end":
-                self.stdout.write(f"conversation {data['conversation_id']} ({data['status']})")
+        async for frame in turns.answer_turn(**kwargs):
+            match frame:
+                case StartFrame():
+                    if frame.offline:
+                        self.stderr.write("Offline mode: answers are extracted from the passages.")
+                    self.stderr.write(f"Scope: {frame.scope.get('description', 'all documents')}")
+                    if frame.standalone_question != frame.question:
+                        self.stderr.write(f"Standalone question: {frame.standalone_question}")
+                case TokenFrame():
+                    self.stdout.write(frame.text, ending="")
+                    self.stdout.flush()
+                case ToolFrame():
+                    self.stdout.write(f"\n[calculator] {frame.output}")
+                case CitationFrame():
+                    if not cited:
+                        self.stdout.write("\n\nSources:")
+                        cited = True
+                    c = frame.citation
+                    self.stdout.write(f"  [{c['number']}] {c['document']}, page {c['page']}")
+                case VerificationFrame() if frame.figures:
+                    self.stdout.write(_figures_line(frame.figures))
+                case UsageFrame():
+                    self.stdout.write(
+                        f"\n{frame.provider} {frame.model}: {frame.input_tokens} in, "
+                        f"{frame.output_tokens} out, ${frame.cost_usd}"
+                    )
+                case ErrorFrame():
+                    self.stderr.write(f"\nError: {frame.message}")
+                case EndFrame():
+                    self.stdout.write(f"conversation {frame.conversation_id} ({frame.status})")
+
+
+def _figures_line(figures: list[dict[str, Any]]) -> str:
+    unsupported = [f["text"] for f in figures if f["verdict"] == "unsupported"]
+    line = f"\nFigures checked: {len(figures)}"
+    if unsupported:
+        line += "; not found in the cited sources: " + ", ".join(unsupported)
+    return line
 
 
 def _no_member_message(tenant_slug: str, email: str | None) -> str:

@@ -1,7 +1,7 @@
 """Observability hooks: each question's trace (GenAI attributes), its log line, failover metrics.
 
-List them after every other hook in settings.AGENT_HOOKS, TracingHook last: after_agent hooks run
-in list order, so the trace closes and the log line is written once cost and status are final.
+They close the fixed stack (agents.hooks.stack), TracingHook last: after_agent hooks run in stack
+order, so the trace closes and the log line is written once cost and status are final.
 Text that reaches a log or a span is masked with `pii_scrub_for_logs` whatever the tenant's PII
 policy says, because logs and traces are kept longer and read by more people than the chat.
 """
@@ -19,18 +19,13 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from agents.contracts import AttemptRecord, ModelRequest
-from agents.pipeline import Hook, RunContext, RunOutcome, ToolCall
-from agents.providers.failover import breaker_states
+from agents.pipeline import Hook, RunOutcome, ToolCall
+from agents.providers.breakers import breaker_states
 from agents.tools import ToolResult
+from agents.turns.turn import Turn
 from monitoring import metrics, tracing
 from monitoring.logging import QueryLogRecord, query_log_emit
 from monitoring.pii import pii_scrub_for_logs
-
-# RunContext.state keys this module reads (set by other hooks) and writes.
-STATE_CACHE_HIT = "cache_hit"  # set to True by the answer-cache hook on a hit
-STATE_SUB_QUESTIONS = "sub_questions"  # set by agents.services for a decomposed comparison
-_STATE_MASKED_QUESTION = "observability.masked_question"
-_STATE_LOG_STARTED = "observability.log_started"
 
 MAX_LOGGED_QUESTION_CHARS = 500
 _CIRCUIT_VALUES = {
@@ -38,14 +33,6 @@ _CIRCUIT_VALUES = {
     "half_open": metrics.CIRCUIT_HALF_OPEN,
     "open": metrics.CIRCUIT_OPEN,
 }
-
-
-def answering_attempt(attempts: Sequence[AttemptRecord]) -> AttemptRecord | None:
-    """The attempt whose text the user saw, else the last attempt made (None before any)."""
-    for attempt in reversed(attempts):
-        if attempt.outcome in ("ok", "interrupted"):
-            return attempt
-    return attempts[-1] if attempts else None
 
 
 def failovers_from_attempts(attempts: Sequence[AttemptRecord]) -> list[tuple[str, str]]:
@@ -62,25 +49,23 @@ def failovers_from_attempts(attempts: Sequence[AttemptRecord]) -> list[tuple[str
     ]
 
 
-def query_complexity(ctx: RunContext) -> str:
+def query_complexity(turn: Turn) -> str:
     """The reference's complexity tag: comparison, calculation, follow_up or simple."""
-    if ctx.state.get(STATE_SUB_QUESTIONS):
+    if turn.sub_questions:
         return "comparison"
-    if ctx.tool_results:
+    if turn.tool_results:
         return "calculation"
-    if ctx.is_follow_up:
+    if turn.is_follow_up:
         return "follow_up"
     return "simple"
 
 
-async def masked_question(ctx: RunContext) -> str:
+async def masked_question(turn: Turn) -> str:
     """The (standalone) question with personal data masked, computed once per run."""
-    cached = ctx.state.get(_STATE_MASKED_QUESTION)
-    if cached is None:
-        text = ctx.question[:MAX_LOGGED_QUESTION_CHARS]
-        cached = await asyncio.to_thread(pii_scrub_for_logs, text)
-        ctx.state[_STATE_MASKED_QUESTION] = cached
-    return str(cached)
+    if turn.masked_question is None:
+        text = turn.question[:MAX_LOGGED_QUESTION_CHARS]
+        turn.masked_question = await asyncio.to_thread(pii_scrub_for_logs, text)
+    return turn.masked_question
 
 
 def circuit_states_publish(states: dict[str, str] | None = None) -> None:
@@ -101,11 +86,11 @@ class FailoverMetricsHook(Hook):
 
     name = "failover_metrics"
 
-    async def after_model(self, ctx: RunContext, attempt: AttemptRecord) -> None:
+    async def after_model(self, turn: Turn, attempt: AttemptRecord) -> None:
         circuit_states_publish()
 
-    async def after_agent(self, ctx: RunContext, outcome: RunOutcome) -> None:
-        for from_provider, to_provider in failovers_from_attempts(ctx.attempts):
+    async def after_agent(self, turn: Turn, outcome: RunOutcome) -> None:
+        for from_provider, to_provider in failovers_from_attempts(turn.attempts):
             metrics.PROVIDER_FAILOVERS.labels(
                 from_provider=from_provider, to_provider=to_provider
             ).inc()
@@ -117,33 +102,28 @@ class QueryLogHook(Hook):
 
     name = "query_log"
 
-    async def before_agent(self, ctx: RunContext) -> None:
-        ctx.state[_STATE_LOG_STARTED] = time.perf_counter()
-
-    async def after_agent(self, ctx: RunContext, outcome: RunOutcome) -> None:
-        started = ctx.state.get(_STATE_LOG_STARTED)
-        latency_ms = int((time.perf_counter() - started) * 1000) if started is not None else 0
-        final = answering_attempt(ctx.attempts)
+    async def after_agent(self, turn: Turn, outcome: RunOutcome) -> None:
+        final = turn.answering_attempt
         record = QueryLogRecord(
-            query_id=str(ctx.query_id),
-            tenant=str(getattr(ctx.tenant, "slug", "")),
-            tenant_id=int(ctx.tenant.pk),
-            user_id=int(ctx.user.pk),
-            conversation_id=int(ctx.conversation_id),
-            tier=ctx.tier,
+            query_id=str(turn.query_id),
+            tenant=str(getattr(turn.tenant, "slug", "")),
+            tenant_id=int(turn.tenant.pk),
+            user_id=int(turn.user.pk),
+            conversation_id=int(turn.conversation_id),
+            tier=turn.tier,
             provider=final.provider if final else "none",
             model=final.model if final else "",
-            input_tokens=sum(a.usage.input_tokens for a in ctx.attempts if a.usage),
-            output_tokens=sum(a.usage.output_tokens for a in ctx.attempts if a.usage),
-            cost_usd=ctx.cost_usd,
-            latency_ms=latency_ms,
-            cache_hit=bool(ctx.state.get(STATE_CACHE_HIT)),
+            input_tokens=turn.input_tokens,
+            output_tokens=turn.output_tokens,
+            cost_usd=turn.cost_usd,
+            latency_ms=turn.latency_ms,
+            cache_hit=turn.cache_hit,
             status=outcome.status,
-            error_code=outcome.error_code or ctx.error_code,
-            attempts=len(ctx.attempts),
-            failovers=len(failovers_from_attempts(ctx.attempts)),
-            query_complexity=query_complexity(ctx),
-            question=await masked_question(ctx),
+            error_code=outcome.error_code or turn.error_code,
+            attempts=len(turn.attempts),
+            failovers=len(failovers_from_attempts(turn.attempts)),
+            query_complexity=query_complexity(turn),
+            question=await masked_question(turn),
         )
         query_log_emit(record=record)
 
@@ -163,47 +143,47 @@ class TracingHook(Hook):
     def __init__(self) -> None:
         self.tracer = tracing.get_tracer()
 
-    def _query_attributes(self, ctx: RunContext) -> dict[str, Any]:
-        return {tracing.ATTR_QUERY_ID: str(ctx.query_id)}
+    def _query_attributes(self, turn: Turn) -> dict[str, Any]:
+        return {tracing.ATTR_QUERY_ID: str(turn.query_id)}
 
-    async def before_agent(self, ctx: RunContext) -> None:
+    async def before_agent(self, turn: Turn) -> None:
         tracing.query_trace_annotate(
-            query_id=str(ctx.query_id),
+            query_id=str(turn.query_id),
             attributes={
-                tracing.ATTR_QUERY_ID: str(ctx.query_id),
-                tracing.ATTR_TENANT_ID: int(ctx.tenant.pk),
-                tracing.ATTR_CONVERSATION_ID: int(ctx.conversation_id),
-                tracing.TAG_USER: int(ctx.user.pk),
-                tracing.TAG_CONVERSATION: int(ctx.conversation_id),
-                tracing.GEN_AI_CONVERSATION_ID: str(ctx.conversation_id),
-                "user.id": str(ctx.user.pk),
-                "session.id": str(ctx.conversation_id),
-                "rag.tenant": str(getattr(ctx.tenant, "slug", "")),
-                "rag.user_tier": ctx.tier,
-                "rag.follow_up": ctx.is_follow_up,
+                tracing.ATTR_QUERY_ID: str(turn.query_id),
+                tracing.ATTR_TENANT_ID: int(turn.tenant.pk),
+                tracing.ATTR_CONVERSATION_ID: int(turn.conversation_id),
+                tracing.TAG_USER: int(turn.user.pk),
+                tracing.TAG_CONVERSATION: int(turn.conversation_id),
+                tracing.GEN_AI_CONVERSATION_ID: str(turn.conversation_id),
+                "user.id": str(turn.user.pk),
+                "session.id": str(turn.conversation_id),
+                "rag.tenant": str(getattr(turn.tenant, "slug", "")),
+                "rag.user_tier": turn.tier,
+                "rag.follow_up": turn.is_follow_up,
             },
             inherit=(tracing.ATTR_TENANT_ID, tracing.ATTR_CONVERSATION_ID),
         )
 
-    async def before_model(self, ctx: RunContext, request: ModelRequest) -> ModelRequest:
+    async def before_model(self, turn: Turn, request: ModelRequest) -> ModelRequest:
         tracing.query_trace_annotate(
-            query_id=str(ctx.query_id),
+            query_id=str(turn.query_id),
             attributes={
                 tracing.GEN_AI_REQUEST_MAX_TOKENS: request.max_tokens,
                 tracing.GEN_AI_REQUEST_TEMPERATURE: request.temperature,
                 "rag.passages": len(request.passages),
-                "rag.pii_placeholders": len(ctx.pii_mapping),
-                "rag.chain": [str(name) for name in ctx.state.get("chain", [])],
+                "rag.pii_placeholders": len(turn.pii_mapping),
+                "rag.chain": turn.chain_names,
             },
         )
         return request
 
-    async def after_model(self, ctx: RunContext, attempt: AttemptRecord) -> None:
-        root = tracing.query_trace_span(str(ctx.query_id))
+    async def after_model(self, turn: Turn, attempt: AttemptRecord) -> None:
+        root = tracing.query_trace_span(str(turn.query_id))
         parent = trace.set_span_in_context(root) if root is not None else None
         ended_ns = time.time_ns()
         attributes: dict[str, Any] = {
-            **self._query_attributes(ctx),
+            **self._query_attributes(turn),
             tracing.GEN_AI_OPERATION: "chat",
             tracing.GEN_AI_SYSTEM: attempt.provider,
             tracing.GEN_AI_REQUEST_MODEL: attempt.model,
@@ -235,9 +215,9 @@ class TracingHook(Hook):
             span.set_status(Status(StatusCode.ERROR, error))
         span.end(end_time=ended_ns)
 
-    def wrap_tool_call(self, ctx: RunContext, call: ToolCall) -> ToolCall:
+    def wrap_tool_call(self, turn: Turn, call: ToolCall) -> ToolCall:
         tracer = self.tracer
-        query_attributes = self._query_attributes(ctx)
+        query_attributes = self._query_attributes(turn)
 
         async def traced(name: str, arguments: dict[str, Any]) -> ToolResult:
             shown = await asyncio.to_thread(
@@ -263,24 +243,22 @@ class TracingHook(Hook):
 
         return traced
 
-    async def after_agent(self, ctx: RunContext, outcome: RunOutcome) -> None:
-        query_id = str(ctx.query_id)
+    async def after_agent(self, turn: Turn, outcome: RunOutcome) -> None:
+        query_id = str(turn.query_id)
         root = tracing.query_trace_span(query_id)
-        final = answering_attempt(ctx.attempts)
+        final = turn.answering_attempt
         attributes: dict[str, Any] = {
             tracing.TAG_PROVIDER: final.provider if final else "none",
-            tracing.TAG_COMPLEXITY: query_complexity(ctx),
-            tracing.TAG_COST: float(ctx.cost_usd),
-            tracing.GEN_AI_INPUT_TOKENS: sum(a.usage.input_tokens for a in ctx.attempts if a.usage),
-            tracing.GEN_AI_OUTPUT_TOKENS: sum(
-                a.usage.output_tokens for a in ctx.attempts if a.usage
-            ),
+            tracing.TAG_COMPLEXITY: query_complexity(turn),
+            tracing.TAG_COST: float(turn.cost_usd),
+            tracing.GEN_AI_INPUT_TOKENS: turn.input_tokens,
+            tracing.GEN_AI_OUTPUT_TOKENS: turn.output_tokens,
             "rag.status": outcome.status,
-            "rag.attempts": len(ctx.attempts),
-            "rag.failovers": len(failovers_from_attempts(ctx.attempts)),
-            "rag.cache_hit": bool(ctx.state.get(STATE_CACHE_HIT)),
+            "rag.attempts": len(turn.attempts),
+            "rag.failovers": len(failovers_from_attempts(turn.attempts)),
+            "rag.cache_hit": turn.cache_hit,
             # Masked here rather than in before_agent, so the masking never delays the answer.
-            "rag.question": await masked_question(ctx),
+            "rag.question": await masked_question(turn),
         }
         if final is not None:
             attributes[tracing.GEN_AI_SYSTEM] = final.provider
@@ -290,7 +268,7 @@ class TracingHook(Hook):
         started_ns = getattr(root, "start_time", None)
         if started_ns:
             attributes[tracing.TAG_LATENCY] = (time.time_ns() - started_ns) // 1_000_000
-        error_code = outcome.error_code or ctx.error_code
+        error_code = outcome.error_code or turn.error_code
         if error_code:
             attributes["rag.error_code"] = error_code
         failed = outcome.status == "error"

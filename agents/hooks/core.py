@@ -1,11 +1,10 @@
-"""The default hook stack (settings.AGENT_HOOKS): guard, PII, context trim, failover, usage,
-tool timeouts, metrics."""
+"""The turn's own hooks: tenant guard, PII masking, context trim, the failover chain, token
+usage, tool timeouts and query metrics."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -14,10 +13,11 @@ from django.conf import settings
 
 from accounts.errors import TenantSuspended
 from agents.contracts import AttemptRecord, ChatMessage, ModelRequest, StreamEvent
-from agents.pipeline import Hook, ModelCall, RunContext, RunOutcome, ToolCall
-from agents.providers.failover import build_chain, provider_settings_from_django
+from agents.pipeline import Hook, ModelCall, RunOutcome, ToolCall
+from agents.providers.chains import chain_build, chain_resolve, provider_settings_from_django
 from agents.tokens import count_request_tokens
 from agents.tools import ToolResult
+from agents.turns.turn import Turn
 from monitoring import metrics
 from monitoring.pii import PiiPolicy, pii_enforce
 
@@ -27,8 +27,8 @@ class TenantGuardHook(Hook):
 
     name = "tenant_guard"
 
-    async def before_agent(self, ctx: RunContext) -> None:
-        if ctx.tenant.status != "active":
+    async def before_agent(self, turn: Turn) -> None:
+        if turn.tenant.status != "active":
             raise TenantSuspended()
 
 
@@ -37,15 +37,15 @@ class PiiMaskHook(Hook):
 
     name = "pii_mask"
 
-    async def before_model(self, ctx: RunContext, request: ModelRequest) -> ModelRequest:
-        policy = PiiPolicy(ctx.tenant.pii_policy)
+    async def before_model(self, turn: Turn, request: ModelRequest) -> ModelRequest:
+        policy = PiiPolicy(turn.tenant.pii_policy)
         if policy == PiiPolicy.OFF:
             return request
 
         def mask() -> tuple[list[ChatMessage], str, dict[str, str]]:
             # Every message in one worker-thread call: a hop per message cost more than masking
             # the (mostly cached) text.
-            mapping = dict(ctx.pii_mapping)
+            mapping = dict(turn.pii_mapping)
             messages = []
             for message in request.messages:
                 result = pii_enforce(message.content, policy=policy, mapping=mapping)
@@ -54,7 +54,7 @@ class PiiMaskHook(Hook):
             question = pii_enforce(request.question, policy=policy, mapping=mapping)
             return messages, question.text, dict(question.mapping)
 
-        messages, question, ctx.pii_mapping = await asyncio.to_thread(mask)
+        messages, question, turn.pii_mapping = await asyncio.to_thread(mask)
         return replace(request, messages=tuple(messages), question=question)
 
 
@@ -63,10 +63,10 @@ class ContextTrimHook(Hook):
 
     name = "context_trim"
 
-    async def before_model(self, ctx: RunContext, request: ModelRequest) -> ModelRequest:
+    async def before_model(self, turn: Turn, request: ModelRequest) -> ModelRequest:
         if request.purpose != "answer":
             return request
-        budget = int(settings.LLM_CONTEXT_TOKENS) - request.max_tokens
+        budget = int(getattr(settings, "LLM_CONTEXT_TOKENS", 8000)) - request.max_tokens
 
         def size(req: ModelRequest) -> int:
             # The whole request as a provider counts it: framing and tool definitions included.
@@ -92,29 +92,25 @@ class ContextTrimHook(Hook):
                 messages=(*trimmed.messages[:-1], ChatMessage(role="user", content=content)),
             )
             tokens = size(trimmed)
-        ctx.estimated_input_tokens = tokens
-        ctx.state["passages_sent"] = len(trimmed.passages)
+        turn.estimated_input_tokens = tokens
+        turn.passages = trimmed.passages
         return trimmed
 
 
 class FailoverHook(Hook):
-    """wrap_model_call: the tier's provider chain with retries, circuit breakers and failover."""
+    """wrap_model_call: the turn's resolved chain with retries, circuit breakers and failover.
+    Each attempt, as it ends, is counted and reported to the turn (every hook's after_model)."""
 
     name = "failover"
 
-    def __init__(self) -> None:
-        self.pipeline_after_model: Any = None
-
-    def wrap_model_call(self, ctx: RunContext, call: ModelCall) -> ModelCall:
-        attempts: list[AttemptRecord] = ctx.attempts
-
-        def on_attempt(record: AttemptRecord) -> None:
-            attempts.append(record)
+    def wrap_model_call(self, turn: Turn, call: ModelCall) -> ModelCall:
+        async def on_attempt(record: AttemptRecord) -> None:
             metrics.PROVIDER_ATTEMPTS.labels(provider=record.provider, outcome=record.outcome).inc()
+            await turn.attempt_ended(record)
 
-        chain = build_chain(ctx.tier, provider_settings_from_django(), on_attempt=on_attempt)
-        ctx.state["chain"] = [p.name for p in chain.providers]
-        ctx.state["offline_only"] = chain.is_offline_only
+        provider_settings = provider_settings_from_django()
+        resolved = turn.chain or chain_resolve(turn.tier, provider_settings)
+        chain = chain_build(resolved, provider_settings, on_attempt=on_attempt)
 
         async def stream(request: ModelRequest) -> AsyncIterator[StreamEvent]:
             # Closing this wrapper early (a stop, a drain) closes the chain now, not at garbage
@@ -131,7 +127,7 @@ class UsageHook(Hook):
 
     name = "usage"
 
-    async def after_model(self, ctx: RunContext, attempt: AttemptRecord) -> None:
+    async def after_model(self, turn: Turn, attempt: AttemptRecord) -> None:
         usage = attempt.usage
         if usage is None:
             return
@@ -141,10 +137,10 @@ class UsageHook(Hook):
             metrics.TOKENS.labels(provider=usage.provider, type="cached_input").inc(
                 usage.cached_input_tokens
             )
-        if attempt.outcome == "ok" and ctx.estimated_input_tokens and usage.input_tokens:
+        if attempt.outcome == "ok" and turn.estimated_input_tokens and usage.input_tokens:
             metrics.token_estimate_error_observe(
                 provider=usage.provider,
-                estimated=ctx.estimated_input_tokens,
+                estimated=turn.estimated_input_tokens,
                 actual=usage.input_tokens,
             )
 
@@ -154,8 +150,8 @@ class ToolTimeoutHook(Hook):
 
     name = "tool_timeout"
 
-    def wrap_tool_call(self, ctx: RunContext, call: ToolCall) -> ToolCall:
-        timeout = float(settings.AGENT_TOOL_TIMEOUT_SECONDS)
+    def wrap_tool_call(self, turn: Turn, call: ToolCall) -> ToolCall:
+        timeout = float(getattr(settings, "AGENT_TOOL_TIMEOUT_SECONDS", 5.0))
 
         async def guarded(name: str, arguments: dict[str, Any]) -> ToolResult:
             try:
@@ -177,22 +173,18 @@ class MetricsHook(Hook):
 
     name = "metrics"
 
-    async def before_agent(self, ctx: RunContext) -> None:
-        ctx.state["started"] = time.perf_counter()
+    async def before_agent(self, turn: Turn) -> None:
         metrics.ACTIVE_CONVERSATIONS.inc()
 
-    async def after_agent(self, ctx: RunContext, outcome: RunOutcome) -> None:
+    async def after_agent(self, turn: Turn, outcome: RunOutcome) -> None:
         metrics.ACTIVE_CONVERSATIONS.dec()
-        provider = next(
-            (a.provider for a in reversed(ctx.attempts) if a.outcome in ("ok", "interrupted")),
-            ctx.attempts[-1].provider if ctx.attempts else "none",
-        )
-        metrics.QUERIES.labels(provider=provider, user_tier=ctx.tier, status=outcome.status).inc()
-        started = ctx.state.get("started")
-        if started is not None:
-            metrics.QUERY_LATENCY.labels(provider=provider).observe(time.perf_counter() - started)
-        total = sum(a.usage.total_tokens for a in ctx.attempts if a.usage)
-        if total:
-            metrics.TOKENS_PER_QUERY.labels(provider=provider).observe(total)
-        if ctx.cost_usd:
-            metrics.COST_USD.labels(provider=provider, user_tier=ctx.tier).inc(float(ctx.cost_usd))
+        answering = turn.answering_attempt
+        provider = answering.provider if answering else "none"
+        metrics.QUERIES.labels(provider=provider, user_tier=turn.tier, status=outcome.status).inc()
+        metrics.QUERY_LATENCY.labels(provider=provider).observe(turn.timings.elapsed_s)
+        if turn.total_tokens:
+            metrics.TOKENS_PER_QUERY.labels(provider=provider).observe(turn.total_tokens)
+        if turn.cost_usd:
+            metrics.COST_USD.labels(provider=provider, user_tier=turn.tier).inc(
+                float(turn.cost_usd)
+            )

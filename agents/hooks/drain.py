@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 
 from accounts.errors import ServiceRestarting
 from agents.contracts import ModelRequest, StreamEvent
-from agents.pipeline import Hook, ModelCall, RunContext, RunOutcome
+from agents.pipeline import Hook, ModelCall, RunOutcome
+from agents.turns.turn import Turn
 from monitoring import draining
 
 
@@ -19,27 +20,28 @@ class DrainHook(Hook):
     deadline; then close the stream (the failover chain records an interrupted attempt with its
     usage) and raise ServiceRestarting, which the turn saves as interrupted.
 
-    It must wrap the failover chain (sit above FailoverHook) so that closing reaches the provider.
+    It wraps the failover chain (it sits above FailoverHook in agents.hooks.stack) so that closing
+    reaches the provider.
     """
 
     name = "drain"
 
-    async def before_agent(self, ctx: RunContext) -> None:
+    async def before_agent(self, turn: Turn) -> None:
         if draining.is_draining():
             raise ServiceRestarting()
-        draining.turn_register(ctx)
+        draining.turn_register(turn)
 
-    async def before_model(self, ctx: RunContext, request: ModelRequest) -> ModelRequest:
+    async def before_model(self, turn: Turn, request: ModelRequest) -> ModelRequest:
         # A turn that spent the drain time before its model call (retrieval on a busy machine)
         # stops here rather than starting one.
         if draining.deadline_passed():
             raise ServiceRestarting()
         return request
 
-    async def after_agent(self, ctx: RunContext, outcome: RunOutcome) -> None:
-        draining.turn_unregister(ctx)
+    async def after_agent(self, turn: Turn, outcome: RunOutcome) -> None:
+        draining.turn_unregister(turn)
 
-    def wrap_model_call(self, ctx: RunContext, call: ModelCall) -> ModelCall:
+    def wrap_model_call(self, turn: Turn, call: ModelCall) -> ModelCall:
         async def drained(request: ModelRequest) -> AsyncIterator[StreamEvent]:
             stream = call(request)
             try:
