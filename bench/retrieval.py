@@ -407,6 +407,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated: " + ",".join(SETS))
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument("--reuse", action="store_true", help="reuse a kept scratch database")
+    parser.add_argument(
+        "--database",
+        default=SCRATCH,
+        help=f"the scratch database's name (default {SCRATCH}; a copy lets two runs differ)",
+    )
     parser.add_argument("--label", default="product")
     parser.add_argument(
         "--ready-only", action="store_true", help="ask only about filings that are ingested"
@@ -427,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
         from django.conf import settings
 
-        settings.DATABASES["default"]["NAME"] = SCRATCH
+        settings.DATABASES["default"]["NAME"] = args.database
         import django
 
         django.setup()
@@ -435,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
 
         call_command("migrate", verbosity=0, interactive=False)
     else:
-        django_setup(scratch_database=SCRATCH)
+        django_setup(scratch_database=args.database)
     from accounts.services import tenant_create
 
     report: dict[str, Any] = {"label": args.label, "k": args.k}
@@ -509,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
         for source, reason in failed.items():
             print(f"{name}: {source} failed to ingest: {reason}")
     if not args.keep:
-        scratch_database_drop(SCRATCH)
+        scratch_database_drop(args.database)
     return 0
 
 

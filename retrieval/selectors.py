@@ -346,7 +346,7 @@ def _run_search(
         "model": model,
         # Every word of the question, or any line item of its metrics.
         "text": intent.search_text,
-        "phrases": full_text_query("", intent.line_items),
+        "phrases": full_text_query("", intent.line_items + intent.page_words),
         "page_types": list(evidence.wanted),
         "statement_weight": STATEMENT_WEIGHT,
         "vector": str(vector),
@@ -411,6 +411,7 @@ def _run_search(
                 text_score=c.text_score,
                 page_type=c.page_type,
                 fiscal_year=c.fiscal_year,
+                doc_type=c.doc_type,
             )
             for c in chunks.values()
         ],
@@ -472,6 +473,9 @@ def chunk_search(
         line_items=intent.line_item_groups,
         year=max(years) if years else None,
         asks_why=intent.asks_why,
+        page_words=intent.page_word_groups,
+        page_types=tuple(intent.topic_page_types),
+        doc_types=intent.doc_types,
     )
     attempts: list[tuple[SearchFilters, bool, tuple[str, ...]]] = []
     if filters is not None and not filters.is_empty:
