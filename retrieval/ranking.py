@@ -376,24 +376,33 @@ def _line_items_per_page(
     pool: Sequence[Candidate], evidence: StatementEvidence
 ) -> dict[tuple[Hashable, int], float]:
     """Share of the question's metrics with a line item labelling a table row on each page
-    (any line of a statement page: some text layers lose the cell boundaries)."""
+    (any line of a statement page: some text layers lose the cell boundaries), or followed by
+    an amount in running text (a row whose cells the text layer ran into a sentence)."""
     if not evidence.line_items:
         return {}
     labels: dict[tuple[Hashable, int], list[str]] = {}
+    prose: dict[tuple[Hashable, int], list[str]] = {}
     for c in pool:
         statement = c.page_type in STATEMENT_PAGE_TYPES
+        key = (c.document_id, c.page)
         for line in c.text.lower().replace("\u2019", "'").splitlines():
             if TABLE_CELL_SEPARATOR in line or statement:
-                labels.setdefault((c.document_id, c.page), []).append(
-                    line.split(TABLE_CELL_SEPARATOR, 1)[0]
-                )
-    groups = evidence.line_items
+                labels.setdefault(key, []).append(line.split(TABLE_CELL_SEPARATOR, 1)[0])
+            else:
+                prose.setdefault(key, []).append(line)
+    groups = [
+        (items, re.compile(rf"\b(?:{'|'.join(map(re.escape, items))})\s+\(?\$?\s?\d"))
+        for items in evidence.line_items
+    ]
     return {
         key: sum(
-            1 for items in groups if any(item in label for item in items for label in page_labels)
+            1
+            for items, with_amount in groups
+            if any(item in label for item in items for label in labels.get(key, ()))
+            or any(with_amount.search(line) for line in prose.get(key, ()))
         )
         / len(groups)
-        for key, page_labels in labels.items()
+        for key in labels.keys() | prose.keys()
     }
 
 

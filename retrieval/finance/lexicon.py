@@ -231,7 +231,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "revenue",
         (r"revenues?", r"net sales", r"(?<!cost of )sales", r"top ?line"),
-        ("total revenues", "net revenues", "net sales", "revenues", "total net sales"),
+        ("total revenue", "net revenue", "net sales", "revenues", "total net sales"),
         (_IS,),
     ),
     Metric(
