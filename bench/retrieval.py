@@ -14,8 +14,9 @@ MRR of the gold page, document hit@5, "all gold pages in top 10" and a table of 
 
 finqa and tenq share one workspace (23 filings), as before. A filing that fails to ingest counts
 as a miss for its questions and is reported. --reuse keeps the scratch database (and its
-embedding cache) from an earlier --keep run, so ranking changes re-run in minutes. Skips with a
-message when ../shared/data is absent.
+embedding cache) from an earlier --keep run, so ranking changes re-run in minutes; --database NAME
+runs on another copy (CREATE DATABASE copy TEMPLATE finrag_bench_retrieval), since --reuse rewrites
+the page types it stores. Skips with a message when ../shared/data is absent.
 """
 
 from __future__ import annotations

@@ -223,3 +223,24 @@ def test_a_topics_page_type_outranks_other_pages_of_the_same_filing():
 
     assert rerank(question, candidates)[0].page == 30
     assert rerank(question, candidates, evidence=evidence)[0].page == 2
+
+
+def test_a_line_item_run_into_prose_by_the_text_layer_still_counts_as_evidence():
+    from retrieval.ranking import StatementEvidence
+
+    candidates = [
+        _page(1, 18, "other", "Net revenue by segment is discussed below.", score=1.0),
+        _page(
+            2,
+            19,
+            "other",
+            "(in millions) 2021 2020 Change Total net revenue $ 12,517 $ 13,287 (6) %",
+            score=0.9,
+        ),
+        _page(3, 30, "other", "Net revenue grew in every segment this quarter.", score=0.0),
+    ]
+    evidence = StatementEvidence(line_items=(("total revenue", "net revenue"),))
+    question = "Which segment had the lowest net revenue?"
+
+    assert rerank(question, candidates)[0].page == 18
+    assert rerank(question, candidates, evidence=evidence)[0].page == 19
