@@ -14,8 +14,9 @@ MRR of the gold page, document hit@5, "all gold pages in top 10" and a table of 
 
 finqa and tenq share one workspace (23 filings), as before. A filing that fails to ingest counts
 as a miss for its questions and is reported. --reuse keeps the scratch database (and its
-embedding cache) from an earlier --keep run, so ranking changes re-run in minutes. Skips with a
-message when ../shared/data is absent.
+embedding cache) from an earlier --keep run, so ranking changes re-run in minutes; --database NAME
+runs on another copy (CREATE DATABASE copy TEMPLATE finrag_bench_retrieval), since --reuse rewrites
+the page types it stores. Skips with a message when ../shared/data is absent.
 """
 
 from __future__ import annotations
@@ -407,6 +408,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated: " + ",".join(SETS))
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument("--reuse", action="store_true", help="reuse a kept scratch database")
+    parser.add_argument(
+        "--database",
+        default=SCRATCH,
+        help=f"the scratch database's name (default {SCRATCH}; a copy lets two runs differ)",
+    )
     parser.add_argument("--label", default="product")
     parser.add_argument(
         "--ready-only", action="store_true", help="ask only about filings that are ingested"
@@ -427,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
         from django.conf import settings
 
-        settings.DATABASES["default"]["NAME"] = SCRATCH
+        settings.DATABASES["default"]["NAME"] = args.database
         import django
 
         django.setup()
@@ -435,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
 
         call_command("migrate", verbosity=0, interactive=False)
     else:
-        django_setup(scratch_database=SCRATCH)
+        django_setup(scratch_database=args.database)
     from accounts.services import tenant_create
 
     report: dict[str, Any] = {"label": args.label, "k": args.k}
@@ -509,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
         for source, reason in failed.items():
             print(f"{name}: {source} failed to ingest: {reason}")
     if not args.keep:
-        scratch_database_drop(SCRATCH)
+        scratch_database_drop(args.database)
     return 0
 
 

@@ -64,6 +64,7 @@ class Candidate:
     text_score: float | None = None
     page_type: str = ""
     fiscal_year: int | None = None
+    doc_type: str = ""  # the kind of filing (10-K, 10-Q, 8-K, earnings_release...)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,11 @@ class StatementEvidence:
     line_items: tuple[tuple[str, ...], ...] = ()
     year: int | None = None  # the latest fiscal year the question names
     asks_why: bool = False  # causes or commentary: prose answers, not a statement's table
+    # Wording anywhere on a page that treats each of the question's topics (segment results,
+    # a non-GAAP reconciliation, a vote) or quotes a metric in prose; one of a group is evidence.
+    page_words: tuple[tuple[str, ...], ...] = ()
+    page_types: tuple[str, ...] = ()  # non-statement page types its topics live on
+    doc_types: tuple[str, ...] = ()  # kinds of filing its topics usually come from
 
     @property
     def wanted(self) -> tuple[str, ...]:
@@ -269,6 +275,9 @@ def rerank(
     w_implied_statement: float = 0.3,
     w_line_items: float = 0.4,
     w_year: float = 0.3,
+    w_page_words: float = 0.4,
+    w_topic_page_type: float = 0.3,
+    w_doc_type: float = 0.3,
     page_sibling_weight: float = 0.2,
     top_n: int = 50,
 ) -> list[Candidate]:
@@ -288,6 +297,7 @@ def rerank(
     spread = (top - bottom) or 1.0
     idf = candidate_idf(question, (c.text for c in pool)) if lexical else {}
     items_on_page = _line_items_per_page(pool, evidence) if evidence else {}
+    words_on_page = _page_words_per_page(pool, evidence) if evidence else {}
     rescored: list[Candidate] = []
     for c in pool:
         score = w_base * (c.score - bottom) / spread
@@ -307,6 +317,11 @@ def rerank(
                 # one metric are as often answered by an MD&A table (bench/retrieval).
                 score += w_implied_statement
             score += w_line_items * items_on_page.get((c.document_id, c.page), 0.0)
+            score += w_page_words * words_on_page.get((c.document_id, c.page), 0.0)
+            if c.page_type in evidence.page_types:
+                score += w_topic_page_type
+            if c.doc_type and c.doc_type in evidence.doc_types:
+                score += w_doc_type
             if evidence.year is not None and c.fiscal_year == evidence.year:
                 score += w_year
             if evidence.asks_why and c.page_type in STATEMENT_PAGE_TYPES:
@@ -327,24 +342,50 @@ def _line_items_per_page(
     pool: Sequence[Candidate], evidence: StatementEvidence
 ) -> dict[tuple[Hashable, int], float]:
     """Share of the question's metrics with a line item labelling a table row on each page
-    (any line of a statement page: some text layers lose the cell boundaries)."""
+    (any line of a statement page: some text layers lose the cell boundaries), or followed by
+    an amount in running text (a row whose cells the text layer ran into a sentence)."""
     if not evidence.line_items:
         return {}
     labels: dict[tuple[Hashable, int], list[str]] = {}
+    prose: dict[tuple[Hashable, int], list[str]] = {}
     for c in pool:
         statement = c.page_type in STATEMENT_PAGE_TYPES
+        key = (c.document_id, c.page)
         for line in c.text.lower().replace("\u2019", "'").splitlines():
             if TABLE_CELL_SEPARATOR in line or statement:
-                labels.setdefault((c.document_id, c.page), []).append(
-                    line.split(TABLE_CELL_SEPARATOR, 1)[0]
-                )
-    groups = evidence.line_items
+                labels.setdefault(key, []).append(line.split(TABLE_CELL_SEPARATOR, 1)[0])
+            else:
+                prose.setdefault(key, []).append(line)
+    groups = [
+        (items, re.compile(rf"\b(?:{'|'.join(map(re.escape, items))})\s+\(?\$?\s?\d"))
+        for items in evidence.line_items
+    ]
     return {
         key: sum(
-            1 for items in groups if any(item in label for item in items for label in page_labels)
+            1
+            for items, with_amount in groups
+            if any(item in label for item in items for label in labels.get(key, ()))
+            or any(with_amount.search(line) for line in prose.get(key, ()))
         )
         / len(groups)
-        for key, page_labels in labels.items()
+        for key in labels.keys() | prose.keys()
+    }
+
+
+def _page_words_per_page(
+    pool: Sequence[Candidate], evidence: StatementEvidence
+) -> dict[tuple[Hashable, int], float]:
+    """Share of the question's topic groups with some of their wording on each page."""
+    if not evidence.page_words:
+        return {}
+    texts: dict[tuple[Hashable, int], list[str]] = {}
+    for c in pool:
+        texts.setdefault((c.document_id, c.page), []).append(c.text.lower().replace("\u2019", "'"))
+    groups = evidence.page_words
+    return {
+        key: sum(1 for words in groups if any(w in text for w in words for text in page_texts))
+        / len(groups)
+        for key, page_texts in texts.items()
     }
 
 

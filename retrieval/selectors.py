@@ -36,6 +36,9 @@ VECTOR_WEIGHT = 1.0
 TEXT_WEIGHT = 1.0
 # The third candidate list: chunks of the statements the question needs, by vector distance.
 STATEMENT_WEIGHT = 1.0
+# The fourth: chunks of the kinds of filing the question's topics come from (an earnings release
+# for a non-GAAP measure, an 8-K for a shareholder vote), by vector distance.
+DOC_TYPE_WEIGHT = 1.0
 
 
 def visible_documents(*, tenant: Tenant) -> QuerySet[Document]:
@@ -253,7 +256,9 @@ def _where(filters: SearchFilters, params: dict[str, Any]) -> str:
     return "".join(f" AND {clause}" for clause in clauses)
 
 
-def _hybrid_sql(column: str, extra_where: str, *, statements: bool = False) -> str:
+def _hybrid_sql(
+    column: str, extra_where: str, *, statements: bool = False, doc_types: bool = False
+) -> str:
     # One statement: the tenant filter, the model filter and the metadata filters sit inside both
     # candidate queries, so an index scan can never return another tenant's rows.
     filters = f"""
@@ -302,20 +307,33 @@ def _hybrid_sql(column: str, extra_where: str, *, statements: bool = False) -> s
     typ_ranked AS (
         SELECT id, row_number() OVER (ORDER BY distance) AS rank FROM typ
     ),
+    dty AS (
+        SELECT c.id, c.{column} <=> %(vector)s::vector AS distance
+        {base}
+           AND {"d.doc_type = ANY(%(doc_types)s)" if doc_types else "FALSE"}
+         ORDER BY c.{column} <=> %(vector)s::vector
+         LIMIT %(candidates)s
+    ),
+    dty_ranked AS (
+        SELECT id, row_number() OVER (ORDER BY distance) AS rank FROM dty
+    ),
     ids AS (
         SELECT id FROM vec_ranked UNION SELECT id FROM txt_ranked UNION SELECT id FROM typ_ranked
+        UNION SELECT id FROM dty_ranked
     ),
     fused AS (
         SELECT ids.id,
                COALESCE(%(vector_weight)s / (%(rrf_k)s + v.rank), 0)
              + COALESCE(%(text_weight)s / (%(rrf_k)s + t.rank), 0)
-             + COALESCE(%(statement_weight)s / (%(rrf_k)s + s.rank), 0) AS score,
+             + COALESCE(%(statement_weight)s / (%(rrf_k)s + s.rank), 0)
+             + COALESCE(%(doc_type_weight)s / (%(rrf_k)s + dt.rank), 0) AS score,
                1 - v.distance AS vector_score,
                t.rank_cd AS text_score
           FROM ids
           LEFT JOIN vec_ranked v ON v.id = ids.id
           LEFT JOIN txt_ranked t ON t.id = ids.id
           LEFT JOIN typ_ranked s ON s.id = ids.id
+          LEFT JOIN dty_ranked dt ON dt.id = ids.id
     )
     SELECT c.id, c.document_id, d.title, d.source, COALESCE(co.name, ''), d.ticker, d.doc_type,
            d.fiscal_year, d.fiscal_period, c.page_start, c.page_end, c.section, c.text,
@@ -346,9 +364,12 @@ def _run_search(
         "model": model,
         # Every word of the question, or any line item of its metrics.
         "text": intent.search_text,
-        "phrases": full_text_query("", intent.line_items),
-        "page_types": list(evidence.wanted),
+        "phrases": full_text_query("", intent.line_items + intent.page_words),
+        # The statements it needs and the pages its topics live on (a vote's governance page).
+        "page_types": list(dict.fromkeys((*evidence.wanted, *evidence.page_types))),
         "statement_weight": STATEMENT_WEIGHT,
+        "doc_types": list(evidence.doc_types),
+        "doc_type_weight": DOC_TYPE_WEIGHT,
         "vector": str(vector),
         "candidates": max(CANDIDATES, k),
         # Every fused candidate goes to the re-rank, which picks the final k.
@@ -358,7 +379,12 @@ def _run_search(
         "text_weight": TEXT_WEIGHT,
     }
     column = "embedding" if dims == MINILM_DIMENSIONS else "embedding_1536"
-    sql = _hybrid_sql(column, _where(filters, params), statements=bool(evidence.wanted))
+    sql = _hybrid_sql(
+        column,
+        _where(filters, params),
+        statements=bool(evidence.wanted or evidence.page_types),
+        doc_types=bool(evidence.doc_types),
+    )
     with transaction.atomic(), connection.cursor() as cursor:
         # For this transaction (one statement, one round trip for both): pgvector 0.8 keeps
         # scanning the HNSW index until enough rows pass the filters, so a tenant-filtered search
@@ -411,6 +437,7 @@ def _run_search(
                 text_score=c.text_score,
                 page_type=c.page_type,
                 fiscal_year=c.fiscal_year,
+                doc_type=c.doc_type,
             )
             for c in chunks.values()
         ],
@@ -472,6 +499,9 @@ def chunk_search(
         line_items=intent.line_item_groups,
         year=max(years) if years else None,
         asks_why=intent.asks_why,
+        page_words=intent.page_word_groups,
+        page_types=tuple(intent.topic_page_types),
+        doc_types=intent.doc_types,
     )
     attempts: list[tuple[SearchFilters, bool, tuple[str, ...]]] = []
     if filters is not None and not filters.is_empty:

@@ -1,6 +1,6 @@
 """Quality gate: a reduced retrieval evaluation on real filings fails the suite below its floor.
 
-Four FinanceBench filings (their questions asked in one workspace holding all four, nothing
+Six FinanceBench filings (their questions asked in one workspace holding all six, nothing
 chosen by hand) and one FinQA annual report go through the product's own ingestion and
 chunk_search, scored as bench/retrieval.py scores the full sets.
 """
@@ -11,11 +11,11 @@ import pytest
 
 from bench import retrieval as bench
 
-# Floors set from the measured figures (docs/benchmarks.md, Retrieval, 2026-12-03: all four
-# FinanceBench questions and the ABMD questions passed at these floors). They only move up:
+# Floors set from the measured figures (docs/benchmarks.md, Retrieval, 2026-12-03 evening: all
+# six FinanceBench questions and all twelve ABMD questions in the top 5). They only move up:
 # raise them when ranking improves; a change that needs them lowered is a regression.
 FLOORS = {
-    "financebench_page_hit@5": 0.75,  # 4 questions: 3 of 4 in the top 5 at least
+    "financebench_page_hit@5": 0.83,  # 6 questions: 5 of 6 in the top 5 at least
     "financebench_document_hit@5": 1.0,
     "finqa_page_hit@5": 0.80,
 }
@@ -24,6 +24,10 @@ GATE_FINANCEBENCH = (
     "MICROSOFT_2016_10K",
     "NETFLIX_2015_10K",
     "NETFLIX_2017_10K",
+    # Question topics and kinds of filing: debt securities held as short-term investments (a
+    # 10-Q note, not borrowings) and a shareholder vote asked with no company named (an 8-K).
+    "MGMRESORTS_2023Q2_10Q",
+    "FOOTLOCKER_2022_8K_dated-2022-05-20",
 )
 GATE_FINQA = "ABMD_2012"
 

@@ -178,9 +178,31 @@ class Metric:
     terms: tuple[str, ...]  # regular expressions over the lower-cased question
     line_items: tuple[str, ...]  # filing wording, lower case
     statements: tuple[PageType, ...]
+    # A question matching this (a regular expression) is about something else that shares the
+    # metric's words: "debt" held as an investment is no borrowing.
+    unless: str = ""
+    # Its wording counts anywhere on a page, not only as a table row's label: some figures
+    # (book value per share) are quoted in highlights and prose as often as in a table.
+    anywhere: bool = False
 
 
 _IS, _BS, _CF = PageType.INCOME_STATEMENT, PageType.BALANCE_SHEET, PageType.CASH_FLOW
+
+# Non-GAAP measures a company defines itself and reconciles in its earnings release (and MD&A):
+# "Adjusted EBITDA", "EBITDAR", "adjusted EPS", "same-store sales", "organic growth".
+_NON_GAAP_TERMS = (
+    r"(?<!un)adjusted (?:property )?(?:ebitdar?|ebita?|eps|earnings|operating|net income|"
+    r"gross|diluted|free cash)|ebitdar|non-?gaap|pro[- ]forma|same[- ]store|"
+    r"comparable (?:store |brand )?sales|organic (?:growth|revenues?|sales)|core (?:eps|earnings)"
+)
+
+# Securities a company holds: "short-term investments", "debt securities", "marketable
+# securities", "which type of debt ... investments".
+_INVESTMENT_TERMS = (
+    r"(?:short|long)[- ]term investments?|marketable securities|investment securities"
+    r"|(?:debt|equity) (?:securities|investments?)|available[- ]for[- ]sale|held[- ]to[- ]maturity"
+    r"|investments? (?:portfolio|holdings?)|(?:types?|kinds?) of (?:debt|securities)[^.?]*invest"
+)
 
 METRICS: tuple[Metric, ...] = (
     Metric(
@@ -209,7 +231,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "revenue",
         (r"revenues?", r"net sales", r"(?<!cost of )sales", r"top ?line"),
-        ("total revenues", "net revenues", "net sales", "revenues", "total net sales"),
+        ("total revenue", "net revenue", "net sales", "revenues", "total net sales"),
         (_IS,),
     ),
     Metric(
@@ -223,6 +245,28 @@ METRICS: tuple[Metric, ...] = (
         (r"operating (?:income|margin|profit|loss)", r"ebit(?!da)", r"income from operations"),
         ("operating income", "income from operations", "operating profit", "operating loss"),
         (_IS,),
+    ),
+    Metric(
+        # What shareholders would get if the company were wound up: its book value per share.
+        "book value per share",
+        (
+            r"(?:tangible )?book value per (?:common )?share",
+            r"tangible book value",
+            r"\bt?bvps\b",
+            r"net asset value per share",
+            r"liquidat\w*[^.?]*(?:shareholders?|stockholders?|per share)",
+            r"(?:each|per) (?:share|shareholder|stockholder)[^.?]*liquidat\w*",
+        ),
+        (
+            "book value per share",
+            "book value per common share",
+            "tangible book value",
+            "tbvps",
+            "bvps",
+            "net asset value per share",
+        ),
+        (),
+        anywhere=True,
     ),
     Metric(
         "net income",
@@ -247,6 +291,9 @@ METRICS: tuple[Metric, ...] = (
         (r"ebitda",),
         ("operating income", "depreciation and amortization", "depreciation"),
         (_IS, _CF),
+        # Adjusted EBITDA is the company's own non-GAAP figure, printed in its reconciliation
+        # (see TOPICS), not computed from the two statements as unadjusted EBITDA is.
+        unless=_NON_GAAP_TERMS,
     ),
     Metric(
         "interest expense",
@@ -404,6 +451,28 @@ METRICS: tuple[Metric, ...] = (
         (r"(?:total |long[- ]term |short[- ]term )?debt", r"borrowings", r"leverage"),
         ("long-term debt", "short-term debt", "current portion of long-term debt", "borrowings"),
         (_BS,),
+        unless=_INVESTMENT_TERMS,
+    ),
+    Metric(
+        # Securities the company holds (a fair-value or investments note), not its borrowings.
+        "investments",
+        (_INVESTMENT_TERMS,),
+        (
+            "short-term investments",
+            "marketable securities",
+            "debt securities",
+            "debt investments",
+            "available-for-sale",
+            "held-to-maturity",
+            "corporate bonds",
+            "commercial paper",
+            "government securities",
+            "agency securities",
+            "treasury securities",
+            "certificates of deposit",
+            "money market funds",
+        ),
+        (),
     ),
     Metric(
         "cash",
@@ -413,7 +482,7 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric(
         "equity",
-        (r"(?:shareholders|stockholders)'? equity", r"book value", r"total equity"),
+        (r"(?:shareholders|stockholders)'? equity", r"book value(?! per)", r"total equity"),
         ("total equity", "shareholders' equity", "stockholders' equity"),
         (_BS,),
     ),
@@ -440,6 +509,129 @@ METRICS: tuple[Metric, ...] = (
         (r"r&d", r"research and development"),
         ("research and development",),
         (_IS,),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A subject of a question that is no single line item (segment results, a non-GAAP measure,
+    a shareholder vote): the wording of the pages that treat it, the page types and the kinds of
+    filing that usually carry it."""
+
+    name: str
+    terms: tuple[str, ...]  # regular expressions over the lower-cased question
+    page_words: tuple[str, ...]  # lower-case wording anywhere on a page that treats it
+    page_types: tuple[PageType, ...] = ()
+    doc_types: tuple[str, ...] = ()  # retrieval.models.Document.DocType values
+
+
+# Kinds of filing (Document.DocType values).
+FORM_10K, FORM_10Q, FORM_8K, EARNINGS_RELEASE = "10-K", "10-Q", "8-K", "earnings_release"
+
+TOPICS: tuple[Topic, ...] = (
+    Topic(
+        # Results by reportable segment, region or line of business: a segment note or the
+        # segment tables of MD&A and of an earnings release.
+        "segments",
+        (
+            r"segments?",
+            r"regions?",
+            r"regional",
+            r"geograph(?:y|ic|ical|ies)",
+            r"business (?:units?|lines?|groups?)",
+            r"lines? of business",
+            r"\blobs?\b",
+            r"divisions?",
+            r"(?:by|each|which) (?:country|market|brand|product line)",
+        ),
+        (
+            "segment results",
+            "segment information",
+            "reportable segment",
+            "business segment",
+            "operating segment",
+            "by segment",
+            "segment data",
+            "geographic",
+        ),
+    ),
+    Topic(
+        # The company's own measures, defined and reconciled to GAAP in its earnings release.
+        "non-GAAP measures",
+        (_NON_GAAP_TERMS,),
+        (
+            "non-gaap",
+            "reconciliation",
+            "adjusted ebitda",
+            "ebitdar",
+            "adjusted eps",
+            "adjusted net income",
+            "adjusted operating",
+            "same-store",
+            "comparable sales",
+        ),
+        doc_types=(EARNINGS_RELEASE,),
+    ),
+    Topic(
+        # What management expects: an earnings release's outlook.
+        "outlook",
+        (r"guidance", r"outlook", r"forecasts?", r"(?:full[- ]year|next (?:year|quarter)) expect"),
+        ("outlook", "guidance", "expects", "expected to"),
+        doc_types=(EARNINGS_RELEASE,),
+    ),
+    Topic(
+        # Votes, board elections and officer changes: reported on Form 8-K (Items 5.02, 5.07).
+        "governance events",
+        (
+            r"votes?",
+            r"voted",
+            r"voting",
+            r"nominees?",
+            r"board (?:of directors|members?|seats?)",
+            r"directors?",
+            r"annual meeting",
+            r"shareholder proposals?",
+            r"\bceo\b",
+            r"chief (?:executive|financial|operating) officer",
+            r"appoint(?:ed|ment|s)?",
+            r"resign(?:ed|ation|s)?",
+            r"succe(?:ssor|ssion|eded)",
+        ),
+        (
+            "votes for",
+            "votes against",
+            "broker non-votes",
+            "abstentions",
+            "nominees",
+            "elected",
+            "appointed",
+            "chief executive officer",
+            "board of directors",
+        ),
+        page_types=(PageType.GOVERNANCE,),
+        doc_types=(FORM_8K,),
+    ),
+    Topic(
+        # Interim periods: a half year, nine months or year to date come from a 10-Q.
+        "interim period",
+        (
+            r"\bh[12]\b",
+            r"(?:first|second) half",
+            r"half[- ]year",
+            r"(?:six|nine) months",
+            r"year[- ]to[- ]date",
+            r"\bytd\b",
+        ),
+        (),
+        doc_types=(FORM_10Q,),
+    ),
+    Topic(
+        # A quarter's figures: a 10-Q or the quarter's earnings release.
+        "quarter",
+        (r"\bq[1-4]\b", r"quarter(?:ly)?", r"three months"),
+        (),
+        doc_types=(FORM_10Q, EARNINGS_RELEASE),
     ),
 )
 

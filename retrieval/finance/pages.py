@@ -42,6 +42,11 @@ _REFERENCE_WORDS = frozenset(
         "those",
     ]
 )
+# Words after a statement's name that make the heading a note's or MD&A's ("Supplemental Balance
+# Sheet Information", "Certain Balance Sheet Data", "Balance Sheets and Cash Flows Analysis").
+_NOT_A_STATEMENT_AFTER = re.compile(
+    r"[ \t]*(?:and [a-z ]{0,30}?)?(?:information|data|analysis|highlights)\b", re.IGNORECASE
+)
 _NOTE_HEADING = re.compile(r"^(?:note|notes)\s+\d{1,2}\b|notes to (?:the )?(?:condensed )?"
                            r"(?:consolidated )?financial statements")  # fmt: skip
 _ITEM = re.compile(r"\bitem\s+(\d{1,2})([abc])?\b")
@@ -80,6 +85,7 @@ _SECTION_WORDS: tuple[tuple[str, PageType], ...] = (
     ("financial statements", PageType.NOTES),
     ("controls and procedures", PageType.CONTROLS),
     ("directors", PageType.GOVERNANCE),
+    ("vote of security holders", PageType.GOVERNANCE),  # 8-K Item 5.07, 10-K Item 4 (old)
     ("executive compensation", PageType.GOVERNANCE),
     ("security ownership", PageType.GOVERNANCE),
     ("exhibit", PageType.EXHIBITS),
@@ -138,6 +144,8 @@ def _is_title(prose: str, match: re.Match[str]) -> bool:
     if not words or not (all(w[0].isupper() for w in words) or (starts_line and first.isupper())):
         return False
     before = re.findall(r"[A-Za-z']+", prose[: match.start()][-40:])
+    if _NOT_A_STATEMENT_AFTER.match(prose, match.end()):
+        return False
     return not (before and before[-1] in _REFERENCE_WORDS)
 
 
@@ -166,6 +174,9 @@ def classify_page(
     if _is_contents(text):
         return PageType.CONTENTS
     title = statement_title(text)
+    placed = _outside_statements(section, lowered)
+    if placed is not None and title is not None:
+        return placed
     if title is not None:
         figures = len(_FIGURE.findall(text))
         if (rows >= MIN_ROWS or figures >= MIN_FIGURES) and statement_scores(text)[
@@ -175,6 +186,7 @@ def classify_page(
     scores = statement_scores(text, rows_only=True)
     if (
         title is None
+        and placed is None
         and previous in scores
         and rows >= 2 * MIN_ROWS
         and scores[previous] >= MIN_ITEMS_WITHOUT_TITLE
@@ -188,6 +200,11 @@ def classify_page(
         return PageType.AUDITOR_REPORT
     if _NOTE_HEADING.search(head) or any(_NOTE_HEADING.match(line) for line in head.splitlines()):
         return PageType.NOTES
+    return _section_type(section) or PageType.OTHER
+
+
+def _section_type(section: str) -> PageType | None:
+    """The page type the parser's Item or Note heading implies, if any."""
     section = _normalise(section)
     for cue, kind in _SECTION_WORDS:
         if cue in section:
@@ -197,7 +214,19 @@ def classify_page(
         return _ITEM_TYPES.get(item.group(1) + (item.group(2) or ""), PageType.OTHER)
     if section.startswith("note"):
         return PageType.NOTES
-    return PageType.OTHER
+    return None
+
+
+def _outside_statements(section: str, lowered: str) -> PageType | None:
+    """Where a page that looks like a statement really sits, when that is not the statements:
+    the selected data or MD&A (summary tables titled "Balance sheet"), a note (supplemental
+    balance sheet information, a guarantor's condensed consolidating statements)."""
+    if "consolidating" in lowered[:TITLE_CHARS]:
+        return PageType.NOTES
+    if _normalise(section).lstrip().startswith("note"):
+        return PageType.NOTES
+    kind = _section_type(section)
+    return kind if kind in (PageType.MDA, PageType.SELECTED_DATA) else None
 
 
 def page_types_from_chunks(chunks: Iterable[tuple[int, str, str]]) -> dict[int, PageType]:

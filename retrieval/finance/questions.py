@@ -12,16 +12,25 @@ from retrieval.finance.lexicon import (
     INSTRUCTION_PATTERNS,
     METRICS,
     STATEMENT_CUES,
+    TOPICS,
     Metric,
     PageType,
+    Topic,
 )
 
 _INSTRUCTIONS = tuple(re.compile(p, re.IGNORECASE) for p in INSTRUCTION_PATTERNS)
 _CUES = tuple((kind, re.compile(rf"(?<![\w-])(?:{p})(?![\w-])")) for kind, p in STATEMENT_CUES)
+
+
+def _any_term(terms: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(rf"(?<![\w-])(?:{t})(?![\w-])" for t in terms))
+
+
 _METRIC_TERMS = tuple(
-    (metric, re.compile("|".join(rf"(?<![\w-])(?:{t})(?![\w-])" for t in metric.terms)))
+    (metric, _any_term(metric.terms), _any_term((metric.unless,)) if metric.unless else None)
     for metric in METRICS
 )
+_TOPIC_TERMS = tuple((topic, _any_term(topic.terms)) for topic in TOPICS)
 _EXPLANATION = re.compile("|".join(EXPLANATION_CUES), re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
 _DANGLING = re.compile(r"\s*(?:[,;:]|\b(?:and|answer|please))\s*(?=[,;:.?)]|$)", re.IGNORECASE)
@@ -36,6 +45,7 @@ class QuestionIntent:
     named_statements: tuple[PageType, ...]  # statements the question names ("balance sheet")
     implied_statements: tuple[PageType, ...]  # statements its metrics live on
     asks_why: bool = False  # asks for causes or commentary, which prose answers
+    topics: tuple[Topic, ...] = ()  # segments, non-GAAP measures, votes, interim periods...
 
     @property
     def statements(self) -> tuple[PageType, ...]:
@@ -48,8 +58,31 @@ class QuestionIntent:
 
     @property
     def line_item_groups(self) -> tuple[tuple[str, ...], ...]:
-        """Each metric's line items (any one of a group is evidence for that metric)."""
-        return tuple(m.line_items for m in self.metrics)
+        """Each metric's line items (any one of a group is evidence for that metric), for the
+        metrics whose figures sit in a table row."""
+        return tuple(m.line_items for m in self.metrics if not m.anywhere)
+
+    @property
+    def page_words(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(word for group in self.page_word_groups for word in group))
+
+    @property
+    def page_word_groups(self) -> tuple[tuple[str, ...], ...]:
+        """Wording that marks a page treating each topic, or holding a metric quoted in prose
+        as often as in a table (any one of a group is evidence for it, anywhere on the page)."""
+        return tuple(
+            [*(m.line_items for m in self.metrics if m.anywhere)]
+            + [t.page_words for t in self.topics if t.page_words]
+        )
+
+    @property
+    def topic_page_types(self) -> tuple[PageType, ...]:
+        return tuple(dict.fromkeys(kind for t in self.topics for kind in t.page_types))
+
+    @property
+    def doc_types(self) -> tuple[str, ...]:
+        """Kinds of filing the question's topics usually come from, most specific first."""
+        return tuple(dict.fromkeys(kind for t in self.topics for kind in t.doc_types))
 
     @property
     def is_financial(self) -> bool:
@@ -81,12 +114,18 @@ def read_question(question: str) -> QuestionIntent:
     bare = lowered
     for _, cue in _CUES:
         bare = cue.sub(" ", bare)
-    metrics = tuple(metric for metric, pattern in _METRIC_TERMS if pattern.search(bare))
+    metrics = tuple(
+        metric
+        for metric, pattern, unless in _METRIC_TERMS
+        if pattern.search(bare) and not (unless and unless.search(bare))
+    )
     implied = tuple(dict.fromkeys(kind for m in metrics for kind in m.statements))
+    topics = tuple(topic for topic, pattern in _TOPIC_TERMS if pattern.search(bare))
     return QuestionIntent(
         search_text=strip_instructions(question),
         metrics=metrics,
         named_statements=named,
         implied_statements=implied,
         asks_why=bool(_EXPLANATION.search(question)),
+        topics=topics,
     )

@@ -183,3 +183,64 @@ def test_full_text_query_ors_content_words_and_quotes_line_item_phrases():
     query = full_text_query("What is the FY2016 COGS?", ["cost of sales"])
 
     assert query == 'cogs or "cost of sales"'
+
+
+def test_a_topic_lifts_the_page_that_treats_it_and_the_kind_of_filing_that_carries_it():
+    from retrieval.ranking import StatementEvidence
+
+    question = "Which region had the highest Adjusted EBITDAR?"
+    candidates = [
+        Candidate(1, "10-K", 40, "Adjusted EBITDAR rose in the year.", 1.0, doc_type="10-K"),
+        Candidate(
+            2,
+            "release",
+            13,
+            "SUPPLEMENTAL DATA - ADJUSTED PROPERTY EBITDAR\nLas Vegas | 3,142 | 1,738",
+            0.9,
+            doc_type="earnings_release",
+        ),
+        Candidate(3, "10-K", 12, "Risks of regional economies.", 0.6, doc_type="10-K"),
+    ]
+    evidence = StatementEvidence(
+        page_words=(("reconciliation", "adjusted property ebitdar"),),
+        doc_types=("earnings_release",),
+    )
+
+    assert rerank(question, candidates)[0].page == 40
+    assert rerank(question, candidates, evidence=evidence)[0].page == 13
+
+
+def test_a_topics_page_type_outranks_other_pages_of_the_same_filing():
+    from retrieval.ranking import StatementEvidence
+
+    candidates = [
+        _page(1, 30, "notes", "Nominees to the board are described in the proxy.", score=1.0),
+        _page(2, 2, "governance", "Name | Votes For | Votes Against", score=0.9),
+        _page(3, 12, "risk_factors", "Our business depends on suppliers.", score=0.0),
+    ]
+    evidence = StatementEvidence(page_types=("governance",))
+    question = "Which nominees had the most votes against?"
+
+    assert rerank(question, candidates)[0].page == 30
+    assert rerank(question, candidates, evidence=evidence)[0].page == 2
+
+
+def test_a_line_item_run_into_prose_by_the_text_layer_still_counts_as_evidence():
+    from retrieval.ranking import StatementEvidence
+
+    candidates = [
+        _page(1, 18, "other", "Net revenue by segment is discussed below.", score=1.0),
+        _page(
+            2,
+            19,
+            "other",
+            "(in millions) 2021 2020 Change Total net revenue $ 12,517 $ 13,287 (6) %",
+            score=0.9,
+        ),
+        _page(3, 30, "other", "Net revenue grew in every segment this quarter.", score=0.0),
+    ]
+    evidence = StatementEvidence(line_items=(("total revenue", "net revenue"),))
+    question = "Which segment had the lowest net revenue?"
+
+    assert rerank(question, candidates)[0].page == 18
+    assert rerank(question, candidates, evidence=evidence)[0].page == 19

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from retrieval.finance.lexicon import PageType
 from retrieval.finance.questions import read_question, strip_instructions
-from retrieval.tests.finance.test_pages import page_text, pytestmark  # noqa: F401
+from retrieval.tests.finance.test_pages import filing_page, page_text, pytestmark  # noqa: F401
 
 
 def test_capex_lives_on_the_cash_flow_statement_as_purchases_of_property():
@@ -69,3 +69,80 @@ def test_a_question_without_financial_metrics_wants_no_statement():
 def test_a_question_about_causes_is_marked_for_prose():
     assert read_question("What drove the reduction in SG&A expense in FY2023?").asks_why
     assert not read_question("What was SG&A expense in FY2023?").asks_why
+
+
+def test_debt_held_as_short_term_investments_is_no_borrowing():
+    intent = read_question(
+        "Which type of debt received the largest investment among the short term investments "
+        "for MGM in H1 FY2023?"
+    )
+
+    assert [m.name for m in intent.metrics] == ["investments"]
+    assert PageType.BALANCE_SHEET not in intent.statements
+    # The fair-value note of MGM's 10-Q lists the debt securities it holds, row by row.
+    note = filing_page("MGMRESORTS_2023Q2_10Q", 11).lower()
+    assert any(f"{item} " in note or f"{item} |" in note for item in intent.line_items)
+    assert read_question("Has Microsoft increased its debt on balance sheet?").statements == (
+        PageType.BALANCE_SHEET,
+    )
+
+
+def test_a_half_year_points_to_the_quarterly_report_and_a_quarter_to_a_10q_or_release():
+    assert read_question("What was capex in H1 FY2023?").doc_types == ("10-Q",)
+    assert read_question("What was net revenue in the six months ended June 30?").doc_types == (
+        "10-Q",
+    )
+    assert set(read_question("Which segment grew most in 2021 Q1?").doc_types) == {
+        "10-Q",
+        "earnings_release",
+    }
+    assert read_question("What was FY2022 revenue?").doc_types == ()
+
+
+def test_non_gaap_measures_point_to_the_earnings_release_reconciliation():
+    intent = read_question("Which region had the highest Adjusted EBITDAR during FY2022?")
+
+    assert "earnings_release" in intent.doc_types
+    assert {t.name for t in intent.topics} == {"segments", "non-GAAP measures"}
+    # Adjusted EBITDA is the company's own figure, not operating income plus D&A from the
+    # income and cash flow statements as unadjusted EBITDA is.
+    assert intent.statements == ()
+    assert read_question("What is FY2015 unadjusted EBITDA?").statements == (
+        PageType.INCOME_STATEMENT,
+        PageType.CASH_FLOW,
+    )
+    release = filing_page("MGMRESORTS_2022Q4_EARNINGS", 14).lower()
+    assert any(word in release for word in intent.page_words)
+
+
+def test_what_shareholders_get_in_a_liquidation_is_book_value_per_share():
+    intent = read_question(
+        "If JPM liquidated all of its assets to pay its shareholders, how much could each "
+        "shareholder get?"
+    )
+
+    assert [m.name for m in intent.metrics] == ["book value per share"]
+    # Quoted in the 10-Q's highlights as prose ("TBVPS") and in its selected-metrics table.
+    assert any(word in filing_page("JPMORGAN_2021Q1_10Q", 6).lower() for word in intent.page_words)
+    assert any(word in filing_page("JPMORGAN_2021Q1_10Q", 5).lower() for word in intent.page_words)
+    assert read_question("What is the book value of equity?").metrics[0].name == "equity"
+
+
+def test_a_vote_on_board_nominees_points_to_the_8k_governance_page():
+    intent = read_question(
+        "Were there any board member nominees who had substantially more votes against joining "
+        "than the other nominees?"
+    )
+
+    assert intent.doc_types == ("8-K",)
+    assert PageType.GOVERNANCE in intent.topic_page_types
+    vote = filing_page("FOOTLOCKER_2022_8K_dated-2022-05-20", 2).lower()
+    assert sum(word in vote for word in intent.page_words) >= 3
+
+
+def test_segment_questions_find_the_segment_results_wording():
+    intent = read_question("Which of JPM's business segments had the lowest net revenue?")
+
+    assert "segments" in {t.name for t in intent.topics}
+    segment_page = filing_page("JPMORGAN_2021Q1_10Q", 19).lower()
+    assert any(word in segment_page for word in intent.page_words)

@@ -1,4 +1,4 @@
-"""The page classifier on real statement pages of a shared 10-K (read at test time from
+"""The page classifier on real pages of the shared filings (read at test time from
 ../shared/data, never copied into the repository)."""
 
 from __future__ import annotations
@@ -13,20 +13,26 @@ from retrieval.finance.pages import classify_page, page_types_from_chunks, state
 from retrieval.parsing import normalise_page_text
 
 DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
-AMD_10K = DATA / "financebench-dev" / "pdfs" / "AMD_2015_10K.pdf"
+FILINGS = DATA / "financebench-dev" / "pdfs"
+AMD_10K = FILINGS / "AMD_2015_10K.pdf"
 
 pytestmark = pytest.mark.skipif(
     not AMD_10K.exists(), reason=f"the shared filings are not at {DATA} (../shared/data)"
 )
 
 
-@lru_cache(maxsize=32)
-def page_text(number: int) -> str:
-    """Page `number` (1-based) of AMD's FY2015 10-K, as the parser normalises it."""
+@lru_cache(maxsize=64)
+def filing_page(filing: str, number: int) -> str:
+    """Page `number` (1-based) of a shared FinanceBench filing, as the parser normalises it."""
     import pypdf
 
-    reader = pypdf.PdfReader(str(AMD_10K))
+    reader = pypdf.PdfReader(str(FILINGS / f"{filing}.pdf"))
     return normalise_page_text(reader.pages[number - 1].extract_text() or "")
+
+
+def page_text(number: int) -> str:
+    """Page `number` (1-based) of AMD's FY2015 10-K, as the parser normalises it."""
+    return filing_page("AMD_2015_10K", number)
 
 
 @pytest.mark.parametrize(
@@ -75,3 +81,37 @@ def test_pages_classified_from_their_chunks_match_the_whole_page():
     chunks = [(58, "ITEM 8", "\n".join(lines[: half + 1])), (58, "ITEM 8", "\n".join(lines[half:]))]
 
     assert page_types_from_chunks(chunks) == {58: PageType.BALANCE_SHEET}
+
+
+def test_selected_financial_data_with_a_balance_sheet_block_is_not_the_balance_sheet():
+    # Lockheed Martin's Item 6 table carries "Balance sheet" rows (total assets, current
+    # liabilities) but the statement itself is in Item 8.
+    text = filing_page("LOCKHEEDMARTIN_2021_10K", 30)
+    section = "ITEM 6. Selected Financial Data"
+
+    assert classify_page(text, section, 30) == PageType.SELECTED_DATA
+    statement = filing_page("LOCKHEEDMARTIN_2021_10K", 68)
+    assert classify_page(statement, "ITEM 8. Financial Statements", 68) == PageType.BALANCE_SHEET
+
+
+def test_a_guarantors_condensed_consolidating_statements_are_a_note():
+    # Kraft Heinz's Note 25 reprints the balance sheet per guarantor column.
+    text = filing_page("KRAFTHEINZ_2019_10K", 114)
+
+    assert classify_page(text, "", 114) == PageType.NOTES
+    assert classify_page(filing_page("KRAFTHEINZ_2019_10K", 52), "", 52) == PageType.BALANCE_SHEET
+
+
+def test_an_mda_heading_naming_the_balance_sheet_is_not_the_statement():
+    # "Consolidated balance sheets and cash flows analysis" opens an MD&A section of JPM's 10-Q.
+    text = filing_page("JPMORGAN_2021Q1_10Q", 12)
+
+    assert classify_page(text, "", 12) != PageType.BALANCE_SHEET
+    assert classify_page(filing_page("JPMORGAN_2021Q1_10Q", 81), "", 81) == PageType.BALANCE_SHEET
+
+
+def test_a_shareholder_vote_reported_on_form_8k_is_a_governance_page():
+    text = filing_page("FOOTLOCKER_2022_8K_dated-2022-05-20", 2)
+    section = "Item 5.07. Submission of Matters to a Vote of Security Holders."
+
+    assert classify_page(text, section, 2) == PageType.GOVERNANCE
