@@ -30,7 +30,7 @@ NOT_SAID = "The filings in this workspace do not say"
 
 # A label must be mostly made of words the question uses ("Total net sales" for "net sales"),
 # or be one of the filing wordings of a metric the question names ("cost of revenue" for COGS).
-MIN_LABEL_COVER = 0.5
+MIN_LABEL_COVER = 0.6
 LINE_ITEM_BONUS = 0.5
 STATED_UNIT_BONUS = 0.1
 YEAR_BONUS = 0.5
@@ -127,11 +127,15 @@ def _label(figure: Figure) -> str:
     label = name.display or name.context_display
     if name.context_display and name.context_display.lower() not in label.lower():
         label = f"{label} ({name.context_display})"
+    if label.isupper():  # "TOTAL ASSETS", as statements print totals
+        label = label.lower()
     return label[:1].upper() + label[1:]
 
 
 def _verb(label: str) -> str:
     words = label.split("(")[0].split()
+    if "of" in words[1:]:  # "Cost of sales": the noun before "of" is the subject
+        words = words[: words.index("of", 1)]
     last = words[-1] if words else ""
     acronym = last.isupper() and len(last) <= 6
     last_lower = last.lower()

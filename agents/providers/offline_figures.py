@@ -474,6 +474,91 @@ def passage_figures(passage: ContextPassage, entity: frozenset[str], start: int)
             prose.append(line.strip())
     flush_table()
     flush_prose()
+    if "|" not in passage.text:
+        flat = " ".join(passage.text.split())
+        figures.extend(_flat_figures(flat, passage.number, entity, start + len(figures), block + 1))
+    return figures
+
+
+# Statements whose text layer lost the table's cells arrive flattened: "(Dollars in millions)
+# 2019 2018 ASSETS Current assets: Cash and equivalents $ 4,466 $ 4,249 Short-term investments
+# 197 996 ...". A run of column years (each may follow its month and day) heads such a table.
+_FLAT_YEARS = re.compile(
+    r"(?:(?<=\s)|^)(?P<years>(?:(?:[A-Z][a-z]{2,8}\.?\s+\d{1,2},\s+)?(?:19|20)\d{2}\s+){1,4}"
+    r"(?:[A-Z][a-z]{2,8}\.?\s+\d{1,2},\s+)?(?:19|20)\d{2})(?=\s+[A-Za-z$(])"
+)
+_FLAT_VALUE = re.compile(
+    r"^(?:\$|\(?\$?-?\d{1,3}(?:,\d{3})*(?:\.\d+)?\)?|\(\d+(?:\.\d+)?\)|[\u2014\u2013-])$"
+)
+_FLAT_SCALE = re.compile(r"\bin\s+(thousand|million|billion)s\b", re.IGNORECASE)
+
+
+def _flat_figures(
+    text: str, passage: int, entity: frozenset[str], start: int, block: int
+) -> list[Figure]:
+    """The rows of a flattened statement: label words, then exactly one value per column year."""
+    header = _FLAT_YEARS.search(text)
+    if header is None:
+        return []
+    years = [int(y) for y in re.findall(r"(?:19|20)\d{2}", header.group("years"))]
+    if len(set(years)) != len(years) or sorted(years, reverse=True) != years:
+        return []  # not a run of distinct years, newest first, as statements print them
+    before = text[max(0, header.start() - 200) : header.start()]
+    scale_match = _FLAT_SCALE.search(before)
+    if scale_match is None:
+        return []  # a unit is needed to state a flattened figure at all
+    annual = not NOT_ANNUAL.search(before)
+    scale = scale_match.group(1).lower()
+    currency_table = bool(_TABLE_CURRENCY.search(before))
+    figures: list[Figure] = []
+    words: list[str] = []
+    values: list[str] = []
+
+    def row_end() -> None:
+        cells = [v for v in values if v != "$"]
+        if len(cells) == len(years) and words:
+            label_text = " ".join(words)
+            label = label_text.rpartition(":")[2].strip() or label_text  # after "Current assets:"
+            _flat_row(label, cells, "$" in values)
+        words.clear()
+        values.clear()
+
+    def _flat_row(label: str, cells: list[str], dollars: bool) -> None:
+        terms = label_terms(_PARENTHETICAL.sub(" ", label)) - entity
+        if not terms:
+            return
+        own_unit = bool(_OWN_UNIT.search(label))
+        for year, cell in zip(years, cells, strict=True):
+            parsed = _cell_value(cell.replace("\u2014", "").replace("\u2013", "")) if cell else None
+            if parsed is None:
+                continue
+            figures.append(
+                Figure(
+                    names=(FigureName(terms, frozenset(), label),),
+                    year=year,
+                    period=str(year),
+                    value=parsed[0],
+                    scale="" if own_unit else scale,
+                    currency=currency_table or dollars or own_unit,
+                    passage=passage,
+                    block=block,
+                    order=start + len(figures),
+                    entity=entity,
+                    annual=annual,
+                )
+            )
+
+    for token in text[header.end() :].split():
+        if _FLAT_VALUE.match(token):
+            values.append(token)
+            continue
+        if values:
+            row_end()
+        if words and len(words) >= 12:
+            words.clear()  # prose, not a row label
+        words.append(token)
+    if values:
+        row_end()
     return figures
 
 

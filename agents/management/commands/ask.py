@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from accounts.errors import ApplicationError
 from accounts.models import Membership, Tenant
 from agents import services
+from monitoring.terminal import progress_status
 
 
 class Command(BaseCommand):
@@ -47,18 +48,24 @@ class Command(BaseCommand):
         }
         try:
             if options["json"]:
-                result = async_to_sync(services.answer_turn_collect)(**kwargs)
+                with progress_status(self.stderr, "Searching and answering..."):
+                    result = async_to_sync(services.answer_turn_collect)(**kwargs)
                 self.stdout.write(json.dumps(_json_shape(result), indent=2, default=str))
             else:
-                async_to_sync(self._stream)(kwargs)
+                with progress_status(self.stderr, "Searching the documents...") as status:
+                    async_to_sync(self._stream)(kwargs, status)
         except ApplicationError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from exc
 
-    async def _stream(self, kwargs: dict[str, Any]) -> None:
-        cited = False
+    async def _stream(self, kwargs: dict[str, Any], status: Any) -> None:
+        cited, waiting = False, True
         async for event in services.answer_turn(**kwargs):
             data = event.data
+            if waiting and event.type in ("token", "tool", "error", "end"):
+                status.stop()  # the answer itself shows progress from here
+                waiting = False
             if event.type == "start":
+                status.update("Answering...")
                 if data["offline"]:
                     self.stderr.write("Offline mode: answers are extracted from the passages.")
                 self.stderr.write(f"Scope: {data['scope'].get('description', 'all documents')}")
