@@ -181,10 +181,11 @@ def _units(text: str) -> Iterator[tuple[str, str]]:
             paragraph.clear()
 
 
-# A running header or footer ("Apple Inc. FY2020 annual summary | page 2 of 4", "Form 10-K | 21"):
+# A running header or footer ("Apple Inc. FY2020 annual summary | page 2 of 4", "Form 10-K | 21",
+# "Apple Inc. | Q3 2023 Form 10-Q | 8"):
 # it matches a question's company and year words but never answers anything.
 _PAGE_FURNITURE = re.compile(
-    r"^.{0,100}?(?:\bpage\s+\d+\s+of\s+\d+|\bform\s+10-[kq]\s*\|\s*\d{1,3})\W*$", re.IGNORECASE
+    r"^.{0,100}?(?:\bpage\s+\d+\s+of\s+\d+|\bform\s+10-[kq]\s*[|,]?\s*\d{1,3})\W*$", re.IGNORECASE
 )
 
 

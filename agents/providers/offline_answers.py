@@ -117,15 +117,21 @@ def _lines(
             score += (
                 YEAR_BONUS * sum(1 for y in years if any(f.year == y for f in group)) / len(years)
             )
-        lines.append(_Line(_label(group[0]), tuple(group), score))
+        lines.append(_Line(_label(group[0], asked), tuple(group), score))
     lines.sort(key=lambda line: (-line.score, line.figures[0].order))
     return lines
 
 
-def _label(figure: Figure) -> str:
+def _label(figure: Figure, asked: frozenset[str]) -> str:
+    """The line item's name; with the heading above it when the question asked for that too
+    ("Product (cost of revenue)")."""
     name = figure.name
     label = name.display or name.context_display
-    if name.context_display and name.context_display.lower() not in label.lower():
+    if (
+        name.context_display
+        and name.context_display.lower() not in label.lower()
+        and (name.context - name.terms) & asked
+    ):
         label = f"{label} ({name.context_display})"
     if label.isupper():  # "TOTAL ASSETS", as statements print totals
         label = label.lower()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from agents.contracts import ContextPassage
@@ -477,9 +477,19 @@ def passage_figures(passage: ContextPassage, entity: frozenset[str], start: int)
     if "|" not in passage.text:
         flat = " ".join(passage.text.split())
         figures.extend(_flat_figures(flat, passage.number, entity, start + len(figures), block + 1))
+    if _QUARTERLY_DOCUMENT.search(passage.document):
+        # A quarterly report's "2023" column is the quarter's (or the year to date's), never
+        # the fiscal year's, unless its header says so.
+        figures = [
+            replace(f, annual=False, period=f"{f.period} (interim period)")
+            if f.annual and not f.period.startswith("fiscal")
+            else f
+            for f in figures
+        ]
     return figures
 
 
+_QUARTERLY_DOCUMENT = re.compile(r"\b10-?q\b|\bq[1-4]\b|\bquarter", re.IGNORECASE)
 # Statements whose text layer lost the table's cells arrive flattened: "(Dollars in millions)
 # 2019 2018 ASSETS Current assets: Cash and equivalents $ 4,466 $ 4,249 Short-term investments
 # 197 996 ...". A run of column years (each may follow its month and day) heads such a table.
@@ -489,6 +499,11 @@ _FLAT_YEARS = re.compile(
 )
 _FLAT_VALUE = re.compile(
     r"^(?:\$|\(?\$?-?\d{1,3}(?:,\d{3})*(?:\.\d+)?\)?|\(\d+(?:\.\d+)?\)|[\u2014\u2013-])$"
+)
+_FLAT_DATE = re.compile(r"(?:[A-Z][a-z]{2,8}\.?\s+\d{1,2},\s+)?(?:19|20)\d{2}")
+_FLAT_SPAN = re.compile(
+    r"\b(?:three|six|nine|twelve|thirteen|twenty-six|thirty-nine)\s+(?:months|weeks)\s+ended",
+    re.IGNORECASE,
 )
 _FLAT_SCALE = re.compile(r"\bin\s+(thousand|million|billion)s\b", re.IGNORECASE)
 
@@ -500,14 +515,29 @@ def _flat_figures(
     header = _FLAT_YEARS.search(text)
     if header is None:
         return []
-    years = [int(y) for y in re.findall(r"(?:19|20)\d{2}", header.group("years"))]
-    if len(set(years)) != len(years) or sorted(years, reverse=True) != years:
+    dates = [" ".join(d.split()) for d in _FLAT_DATE.findall(header.group("years"))]
+    years = [int(d[-4:]) for d in dates]
+    before = text[max(0, header.start() - 300) : header.start()]
+    # "Three Months Ended ... Nine Months Ended" print the same years once per span.
+    spans = [" ".join(m.lower().split()) for m in _FLAT_SPAN.findall(before)]
+    cycles = len(spans) if len(spans) > 1 and len(years) % len(spans) == 0 else 1
+    block_years = years[: len(years) // cycles]
+    if (
+        block_years * cycles != years
+        or len(set(block_years)) != len(block_years)
+        or sorted(block_years, reverse=True) != block_years
+    ):
         return []  # not a run of distinct years, newest first, as statements print them
-    before = text[max(0, header.start() - 200) : header.start()]
     scale_match = _FLAT_SCALE.search(before)
     if scale_match is None:
         return []  # a unit is needed to state a flattened figure at all
     annual = not NOT_ANNUAL.search(before)
+    periods = [str(y) for y in years]
+    if not annual and spans:
+        width = len(block_years)
+        periods = [
+            f"the {spans[min(i // width, len(spans) - 1)]} {date}" for i, date in enumerate(dates)
+        ]
     scale = scale_match.group(1).lower()
     currency_table = bool(_TABLE_CURRENCY.search(before))
     figures: list[Figure] = []
@@ -528,7 +558,7 @@ def _flat_figures(
         if not terms:
             return
         own_unit = bool(_OWN_UNIT.search(label))
-        for year, cell in zip(years, cells, strict=True):
+        for year, period, cell in zip(years, periods, cells, strict=True):
             parsed = _cell_value(cell.replace("\u2014", "").replace("\u2013", "")) if cell else None
             if parsed is None:
                 continue
@@ -536,7 +566,7 @@ def _flat_figures(
                 Figure(
                     names=(FigureName(terms, frozenset(), label),),
                     year=year,
-                    period=str(year),
+                    period=period,
                     value=parsed[0],
                     scale="" if own_unit else scale,
                     currency=currency_table or dollars or own_unit,
