@@ -81,6 +81,10 @@ _STOPWORDS = word_set(
     was we were what when where which while who whom why will with would you your yours
     company companys firm tell give show please report reported according much many amount
     value figure number
+    across over time trend trended identify identified significant substantial notable
+    considerable key major main various evolve evolved fluctuate fluctuated vary varied shift
+    shifted alteration alterations implication implications suggest indicate might may latest
+    recent most reporting period periods
     """
 )
 
@@ -121,14 +125,15 @@ class _Candidate:
     order: int
 
 
-def _render_row(cells: list[str], header: list[str] | None) -> str:
-    """A table row as a sentence: "Americas: FY2020 net sales 124,556, share 45.4%."."""
+def _render_row(cells: list[str], header: list[str] | None) -> str | None:
+    """A table row as a sentence ("Americas: FY2020 net sales 124,556, share 45.4%."); None
+    when its cells cannot be matched with the header's, as a fragment says nothing."""
     cells = [_BOLD.sub("", cell).strip() for cell in cells]
-    if header and len(header) == len(cells):
-        heads = [_BOLD.sub("", head).strip() for head in header[1:]]
-        pairs = [f"{head} {value}" for head, value in zip(heads, cells[1:], strict=True)]
-        return f"{cells[0]}: {', '.join(pairs)}."
-    return f"{cells[0]}: {', '.join(cells[1:])}."
+    if not header or len(header) != len(cells):
+        return None
+    heads = [_BOLD.sub("", head).strip() for head in header[1:]]
+    pairs = [f"{head} {value}" for head, value in zip(heads, cells[1:], strict=True)]
+    return f"{cells[0]}: {', '.join(pairs)}."
 
 
 _BOLD = re.compile(r"[*_]{1,2}")
@@ -164,7 +169,9 @@ def _units(text: str) -> Iterator[tuple[str, str]]:
                 header = cells
                 continue
             table_rows += 1
-            yield _render_row(cells, header), " ".join([*cells, *header])
+            rendered = _render_row(cells, header)
+            if rendered is not None:
+                yield rendered, " ".join([*cells, *header])
             continue
         if header is not None and table_rows == 0:
             # A lone row-looking line is not a table; it is still text worth matching.
@@ -189,13 +196,29 @@ _PAGE_FURNITURE = re.compile(
 )
 
 
+# A run of figures without their table ("Effective tax rate 12.5 % 15.7 % 14.6 % 16.3 %") is a
+# flattened table, not a sentence a reader could follow.
+MAX_NUMBER_SHARE = 0.35
+
+
+def _mostly_numbers(text: str) -> bool:
+    tokens = text.split()
+    numbers = sum(1 for t in tokens if any(ch.isdigit() for ch in t) or t in {"$", "%"})
+    return len(tokens) >= 6 and numbers / len(tokens) > MAX_NUMBER_SHARE
+
+
 def _candidates(passages: tuple[ContextPassage, ...]) -> list[_Candidate]:
     found: list[_Candidate] = []
     seen: set[str] = set()
     for passage in passages:
         for shown, matched in _units(passage.text):
             shown = " ".join(shown.split())
-            if len(shown) < 3 or shown.lower() in seen or _PAGE_FURNITURE.search(shown):
+            if (
+                len(shown) < 3
+                or shown.lower() in seen
+                or _PAGE_FURNITURE.search(shown)
+                or _mostly_numbers(shown)
+            ):
                 continue
             seen.add(shown.lower())
             found.append(_Candidate(shown, matched, passage.number, len(found)))

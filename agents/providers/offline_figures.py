@@ -233,6 +233,10 @@ def _period_columns(
         rest = _DATE_WORDS.sub(" ", cell[: match.start()] + " " + cell[match.end() :])
         rest = " ".join(_BOLD.sub("", rest).split())
         period = match.group(0) if annual else " ".join(_BOLD.sub("", cell).split())
+        if not annual:  # a bare year must not pass for the fiscal year
+            period = (
+                f"{period} (interim period)" if period.isdigit() else f"the period ended {period}"
+            )
         found.append((index, _year_of(match), period, label_terms(rest), rest))
     bare = [c for c in found if c[2].strip().isdigit() and not c[4]]
     # A lone bare year could be a data row taken for a header (a table cut by the chunker).
@@ -267,6 +271,8 @@ def _table_figures(
     heading = last_line if len(last_line.split()) <= 12 else ""
     unit_text = f"{heading} {header[0]}"
     annual = not NOT_ANNUAL.search(f"{heading} {' '.join(header)}")
+    spans = _FLAT_SPAN.findall(f"{heading} {header[0]}")
+    span = " ".join(spans[0].lower().split()) if len(spans) == 1 else ""
     columns = _period_columns(header, annual=annual)
     if not columns:
         return []
@@ -309,7 +315,11 @@ def _table_figures(
                         ),
                     ),
                     year=year,
-                    period=_period_text(period, year) if annual else period,
+                    period=_period_text(period, year)
+                    if annual
+                    else period.replace(
+                        "the period ended", f"the {span}" if span else "the period ended"
+                    ),
                     value=value,
                     scale="" if own_unit else table_scale,
                     currency=table_currency or cell_currency or own_unit,
@@ -498,13 +508,15 @@ _FLAT_YEARS = re.compile(
     r"(?:[A-Z][a-z]{2,8}\.?\s+\d{1,2},\s+)?(?:19|20)\d{2})(?=\s+[A-Za-z$(])"
 )
 _FLAT_VALUE = re.compile(
-    r"^(?:\$|\(?\$?-?\d{1,3}(?:,\d{3})*(?:\.\d+)?\)?|\(\d+(?:\.\d+)?\)|[\u2014\u2013-])$"
+    r"^(?:\$|%|\(?\$?-?\d{1,3}(?:,\d{3})*(?:\.\d+)?\)?%?|\(\d+(?:\.\d+)?\)%?|[\u2014\u2013-])$"
 )
 _FLAT_DATE = re.compile(r"(?:[A-Z][a-z]{2,8}\.?\s+\d{1,2},\s+)?(?:19|20)\d{2}")
 _FLAT_SPAN = re.compile(
     r"\b(?:three|six|nine|twelve|thirteen|twenty-six|thirty-nine)\s+(?:months|weeks)\s+ended",
     re.IGNORECASE,
 )
+_FLAT_CURRENCY = re.compile(r"\$|\bdollars?\b|\busd\b", re.IGNORECASE)
+_FLAT_CHANGE = re.compile(r"\bchange\b", re.IGNORECASE)
 _FLAT_SCALE = re.compile(r"\bin\s+(thousand|million|billion)s\b", re.IGNORECASE)
 
 
@@ -521,14 +533,23 @@ def _flat_figures(
     # "Three Months Ended ... Nine Months Ended" print the same years once per span.
     spans = [" ".join(m.lower().split()) for m in _FLAT_SPAN.findall(before)]
     cycles = len(spans) if len(spans) > 1 and len(years) % len(spans) == 0 else 1
+    block_dates = dates[: len(dates) // cycles]
     block_years = years[: len(years) // cycles]
     if (
-        block_years * cycles != years
-        or len(set(block_years)) != len(block_years)
+        block_dates * cycles != dates
+        or len(set(block_dates)) != len(block_dates)
         or sorted(block_years, reverse=True) != block_years
     ):
-        return []  # not a run of distinct years, newest first, as statements print them
+        return []  # not a run of distinct periods, newest first, as statements print them
+    # "$ Change % Change ($ in millions)" after the years: change columns follow the amounts.
+    after = text[header.end() : header.end() + 80]
+    extra = len(_FLAT_CHANGE.findall(after.split("(")[0] if "(" in after else after[:30]))
+    body = header.end()
     scale_match = _FLAT_SCALE.search(before)
+    if scale_match is None:
+        scale_match = _FLAT_SCALE.search(after)
+        closing = after.find(")", scale_match.end()) if scale_match else -1
+        body += closing + 1 if closing >= 0 else 0  # the rows start after "($ in millions)"
     if scale_match is None:
         return []  # a unit is needed to state a flattened figure at all
     annual = not NOT_ANNUAL.search(before)
@@ -539,14 +560,16 @@ def _flat_figures(
             f"the {spans[min(i // width, len(spans) - 1)]} {date}" for i, date in enumerate(dates)
         ]
     scale = scale_match.group(1).lower()
-    currency_table = bool(_TABLE_CURRENCY.search(before))
+    unit_text = f"{before[-120:]} {text[header.end() : body]}"
+    currency_table = bool(_FLAT_CURRENCY.search(unit_text))
     figures: list[Figure] = []
     words: list[str] = []
     values: list[str] = []
 
     def row_end() -> None:
-        cells = [v for v in values if v != "$"]
-        if len(cells) == len(years) and words:
+        cells = [v for v in values if v not in ("$", "%")]
+        if len(cells) in (len(years), len(years) + extra) and words:
+            cells = cells[: len(years)]
             label_text = " ".join(words)
             label = label_text.rpartition(":")[2].strip() or label_text  # after "Current assets:"
             _flat_row(label, cells, "$" in values)
@@ -559,8 +582,8 @@ def _flat_figures(
             return
         own_unit = bool(_OWN_UNIT.search(label))
         for year, period, cell in zip(years, periods, cells, strict=True):
-            parsed = _cell_value(cell.replace("\u2014", "").replace("\u2013", "")) if cell else None
-            if parsed is None:
+            parsed = _cell_value(cell.replace("\u2014", "").replace("\u2013", ""))
+            if parsed is None or cell.endswith("%"):
                 continue
             figures.append(
                 Figure(
@@ -578,7 +601,7 @@ def _flat_figures(
                 )
             )
 
-    for token in text[header.end() :].split():
+    for token in text[body:].split():
         if _FLAT_VALUE.match(token):
             values.append(token)
             continue

@@ -623,3 +623,50 @@ def test_quoted_sentences_never_start_with_a_section_heading():
     answer = compose_answer("What happened to demand for remote work products?", (passage,))
 
     assert answer == "Demand for remote work products rose sharply during the pandemic year [1]."
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        pytest.param(
+            "(in millions)\nThree Months Ended | Sep 30, 2023 | Sep 30, 2022\n"
+            "Revenue | 1,020 | 960",
+            "Revenue was 1,020 million in the three months ended Sep 30, 2023 [1], up from 960 "
+            "million in the three months ended Sep 30, 2022 [1].",
+            id="the span its header gives",
+        ),
+        pytest.param(
+            "(in millions) | 2023 | 2022\nRevenue | 1,020 | 960",
+            "Revenue was 1,020 million in 2023 (interim period) [1], up from 960 million in 2022 "
+            "(interim period) [1].",
+            id="a bare year in a quarterly report",
+        ),
+    ],
+)
+def test_a_quarterly_figure_is_never_stated_as_the_years(text, answer):
+    passage = ContextPassage(1, text, "Acme 10-Q Q3 2023", 4)
+
+    assert compose_answer("What was Acme's revenue?", (passage,)) == answer
+
+
+def test_a_flattened_statement_is_read_row_by_row_with_its_unit():
+    passage = ContextPassage(
+        1,
+        "CONSOLIDATED BALANCE SHEETS MAY 31, (Dollars in millions) 2019 2018 ASSETS Current "
+        "assets:\nCash and equivalents $ 4,466 $ 4,249 Short-term investments 197 996 "
+        "Inventories 5,622 5,261 Total current assets 16,525 15,134 TOTAL ASSETS $ 23,717 $ "
+        "22,536 LIABILITIES AND SHAREHOLDERS' EQUITY Current liabilities:",
+        "Glueworks 10-K 2019",
+        60,
+    )
+
+    current = compose_answer(
+        "How much total current assets did Glueworks have at the end of FY2019? Answer in USD "
+        "millions.",
+        (passage,),
+    )
+    total = compose_answer("What were Glueworks' total assets in 2018?", (passage,))
+
+    # "(Dollars in millions)" gives the unit of every row.
+    assert current == "Total current assets were $16,525 million in 2019 [1]."
+    assert total == "Total assets were $22,536 million in 2018 [1]."
