@@ -196,6 +196,8 @@ _PAGE_FURNITURE = re.compile(
 )
 
 
+# The "Table of Contents" link a filing prints atop each page, glued to the first sentence.
+_CONTENTS_LINK = re.compile(r"^(?:table of contents\s*)+", re.IGNORECASE)
 # A run of figures without their table ("Effective tax rate 12.5 % 15.7 % 14.6 % 16.3 %") is a
 # flattened table, not a sentence a reader could follow.
 MAX_NUMBER_SHARE = 0.35
@@ -212,7 +214,7 @@ def _candidates(passages: tuple[ContextPassage, ...]) -> list[_Candidate]:
     seen: set[str] = set()
     for passage in passages:
         for shown, matched in _units(passage.text):
-            shown = " ".join(shown.split())
+            shown = _CONTENTS_LINK.sub("", " ".join(shown.split()))
             if (
                 len(shown) < 3
                 or shown.lower() in seen
