@@ -64,6 +64,7 @@ MIN_COVERAGE = 0.4
 # Secondary sentences must be nearly as good as the best one, so the answer stays on point.
 RELATIVE_CUTOFF = 0.75
 FIGURE_BONUS = 0.1
+LABEL_BONUS = 0.2
 
 YEAR_WEIGHT = 3.0
 NUMBER_WEIGHT = 2.5
@@ -123,12 +124,21 @@ class _Candidate:
     match_text: str
     passage_number: int
     order: int
+    label: str = ""  # a table row's first cell
+
+
+def _is_data_row(cells: list[str]) -> bool:
+    """A row of figures after its label: a table cut from its header by the chunker."""
+    return all(_FIGURE_CELL.match(_BOLD.sub("", cell).strip()) for cell in cells[1:])
 
 
 def _render_row(cells: list[str], header: list[str] | None) -> str | None:
-    """A table row as a sentence ("Americas: FY2020 net sales 124,556, share 45.4%."); None
-    when its cells cannot be matched with the header's, as a fragment says nothing."""
+    """A table row as a sentence ("Americas: FY2020 net sales 124,556, share 45.4%."); a row
+    whose table lost its header keeps its label ("Total net sales: 274,515, 260,174."); None
+    when its cells cannot be matched with the header's, as such a fragment says nothing."""
     cells = [_BOLD.sub("", cell).strip() for cell in cells]
+    if header is None and _is_data_row(cells):
+        return f"{cells[0]}: {', '.join(cells[1:])}."
     if not header or len(header) != len(cells):
         return None
     heads = [_BOLD.sub("", head).strip() for head in header[1:]]
@@ -137,6 +147,7 @@ def _render_row(cells: list[str], header: list[str] | None) -> str | None:
 
 
 _BOLD = re.compile(r"[*_]{1,2}")
+_FIGURE_CELL = re.compile(r"^\(?[-\u2212]?\$?\s?\d[\d,]*(?:\.\d+)?\)?\s?%?$")
 # A heading line ("Item 7. Management's Discussion and Analysis", "RESULTS OF OPERATIONS"):
 # short, no closing full stop, its words capitalised. It is skipped, never quoted.
 _ITEM_HEADING = re.compile(r"^(?:#+\s*)?(?:part\s+[ivx]+|item\s+\d+[a-z]?)\b", re.IGNORECASE)
@@ -165,13 +176,13 @@ def _units(text: str) -> Iterator[tuple[str, str]]:
             paragraph.clear()
             if all(SEPARATOR_CELL.match(cell) for cell in cells):
                 continue
-            if header is None:
+            if header is None and not _is_data_row(cells):
                 header = cells
                 continue
             table_rows += 1
             rendered = _render_row(cells, header)
             if rendered is not None:
-                yield rendered, " ".join([*cells, *header])
+                yield rendered, " ".join([*cells, *(header or [])])
             continue
         if header is not None and table_rows == 0:
             # A lone row-looking line is not a table; it is still text worth matching.
@@ -219,11 +230,14 @@ def _candidates(passages: tuple[ContextPassage, ...]) -> list[_Candidate]:
                 len(shown) < 3
                 or shown.lower() in seen
                 or _PAGE_FURNITURE.search(shown)
-                or _mostly_numbers(shown)
+                or (shown == matched and _mostly_numbers(shown))  # prose, not a labelled row
             ):
                 continue
             seen.add(shown.lower())
-            found.append(_Candidate(shown, matched, passage.number, len(found)))
+            # The document's title says what every line of it is about (its company, its year).
+            match_text = f"{matched} {passage.document}"
+            label = shown.split(":", 1)[0] if shown != matched else ""
+            found.append(_Candidate(shown, match_text, passage.number, len(found), label))
     return found
 
 
@@ -270,6 +284,8 @@ def extract_answer(question: str, passages: tuple[ContextPassage, ...]) -> str:
             continue
         has_figure = any(t[0].isdigit() and not YEAR.match(t) for t in terms)
         score = coverage + (FIGURE_BONUS if quantitative and has_figure else 0.0)
+        if candidate.label and set(_terms(candidate.label)) <= set(question_terms):
+            score += LABEL_BONUS  # a row named by the question's own words
         scored.append((score, candidate))
     if not scored:
         return not_said(question)

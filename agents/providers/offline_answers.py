@@ -4,7 +4,7 @@ table or sentence gives, each figure cited; a plain "the filings in this workspa
 for what the passages lack.
 
 It never invents: every figure is one a passage states for that line item and period. When no
-line item matches, `offline_quotes` quotes the best sentences instead.
+line item matches, `offline.extract_answer` quotes the best sentences instead.
 """
 
 from __future__ import annotations
@@ -65,9 +65,13 @@ def _question_terms(question: str, entities: frozenset[str]) -> frozenset[str]:
     return label_terms(question) - QUESTION_ONLY - TITLE_GENERIC - entities
 
 
-def _line_item_match(label: str, line_items: tuple[str, ...]) -> bool:
+def _line_item_match(
+    label: str, terms: frozenset[str], asked: frozenset[str], line_items: tuple[str, ...]
+) -> bool:
+    """The label holds the filing's wording of an asked metric, and its other words are asked
+    too ("Total cost of revenue" for COGS; never "Americas net sales" for total net sales)."""
     lowered = label.lower()
-    return any(item in lowered for item in line_items)
+    return any(item in lowered and terms - label_terms(item) <= asked for item in line_items)
 
 
 def _score(
@@ -82,8 +86,10 @@ def _score(
         label_cover = len(name.terms & asked) / len(name.terms)
         # The filing's wording of an asked metric in the row's own label counts fully; in the
         # heading above it (a part of the metric, "Product" under "Cost of revenue") half.
-        own_item = _line_item_match(name.display, line_items)
-        item = own_item or _line_item_match(name.context_display, line_items)
+        own_item = _line_item_match(name.display, name.terms, asked, line_items)
+        item = own_item or _line_item_match(
+            name.context_display, name.terms | name.context, asked, line_items
+        )
         if label_cover < MIN_LABEL_COVER and not item:
             continue
         asked_cover = len((name.terms | name.context) & asked) / max(len(asked), 1)
@@ -183,12 +189,18 @@ def _sentence(label: str, shown: list[Figure]) -> str:
     return f"{label} {verb} {', '.join(stated[:-1])} and {stated[-1]}."
 
 
+def _span(figure: Figure) -> str:
+    """A period without its dates: "the three months ended", "(interim period)", ""."""
+    return re.sub(r"[A-Za-z]{3,9}\.?\s+\d{1,2},\s*|\d{4}", "", figure.period).strip()
+
+
 def _periods(line: _Line) -> list[Figure]:
-    """A line's figures for the two latest periods it states (a trend has two sides)."""
-    seen: dict[str, Figure] = {}
-    for figure in sorted(line.figures, key=lambda f: (-f.year, f.order)):
-        seen.setdefault(figure.period, figure)
-    return list(seen.values())[:2]
+    """A line's latest figure and the one a year or more earlier for the same span (a trend has
+    two sides; three months are compared with three months, never with nine)."""
+    ordered = sorted(line.figures, key=lambda f: (-f.year, f.order))
+    latest = ordered[0]
+    earlier = next((f for f in ordered if f.year < latest.year and _span(f) == _span(latest)), None)
+    return [latest] if earlier is None else [latest, earlier]
 
 
 def _elsewhere(lines: list[_Line], best: _Line, year: int) -> Figure | None:

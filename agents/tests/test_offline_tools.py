@@ -670,3 +670,21 @@ def test_a_flattened_statement_is_read_row_by_row_with_its_unit():
     # "(Dollars in millions)" gives the unit of every row.
     assert current == "Total current assets were $16,525 million in 2019 [1]."
     assert total == "Total assets were $22,536 million in 2018 [1]."
+
+
+def test_a_trend_compares_three_months_with_three_months_not_nine():
+    passage = ContextPassage(
+        1,
+        "Condensed Statements of Income Three Months Ended Nine Months Ended (In millions) "
+        "Jul 1, 2023 Jul 2, 2022 Jul 1, 2023 Jul 2, 2022 Net revenue $ 12,949 $ 15,321 "
+        "$ 24,664 $ 33,674 Cost of sales 8,311 8,496 16,620 17,593",
+        "Glueworks 10-Q Q2 2023",
+        3,
+    )
+
+    answer = compose_answer("What was Glueworks' net revenue?", (passage,))
+
+    assert answer == (
+        "Net revenue was $12,949 million in the three months ended Jul 1, 2023 [1], down from "
+        "$15,321 million in the three months ended Jul 2, 2022 [1]."
+    )
