@@ -125,6 +125,7 @@ class _Candidate:
     passage_number: int
     order: int
     label: str = ""  # a table row's first cell
+    title: str = ""  # its document's, which says what every line is about (company, year)
 
 
 def _is_data_row(cells: list[str]) -> bool:
@@ -234,10 +235,10 @@ def _candidates(passages: tuple[ContextPassage, ...]) -> list[_Candidate]:
             ):
                 continue
             seen.add(shown.lower())
-            # The document's title says what every line of it is about (its company, its year).
-            match_text = f"{matched} {passage.document}"
             label = shown.split(":", 1)[0] if shown != matched else ""
-            found.append(_Candidate(shown, match_text, passage.number, len(found), label))
+            found.append(
+                _Candidate(shown, matched, passage.number, len(found), label, passage.document)
+            )
     return found
 
 
@@ -262,7 +263,11 @@ def extract_answer(question: str, passages: tuple[ContextPassage, ...]) -> str:
     if not question_terms or not candidates:
         return not_said(question)
 
-    candidate_terms = [set(_terms(candidate.match_text)) for candidate in candidates]
+    own_terms = [set(_terms(candidate.match_text)) for candidate in candidates]
+    candidate_terms = [
+        own | set(_terms(candidate.title))
+        for own, candidate in zip(own_terms, candidates, strict=True)
+    ]
     total = len(candidates)
     weights: dict[str, float] = {}
     for term in question_terms:
@@ -275,10 +280,10 @@ def extract_answer(question: str, passages: tuple[ContextPassage, ...]) -> str:
     content_terms = {t for t in question_terms if not YEAR.match(t) and not t[0].isdigit()}
 
     scored: list[tuple[float, _Candidate]] = []
-    for candidate, terms in zip(candidates, candidate_terms, strict=True):
+    for candidate, terms, own in zip(candidates, candidate_terms, own_terms, strict=True):
         matched = terms.intersection(weights)
-        if not matched & content_terms and content_terms:
-            continue
+        if not own & content_terms and content_terms:
+            continue  # the title alone never makes a line relevant
         coverage = sum(weights[t] for t in matched) / weight_sum
         if coverage < MIN_COVERAGE:
             continue
