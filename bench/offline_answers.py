@@ -224,8 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|")
     for name in [s for s in args.sets.split(",") if s]:
         tallies, rows = evaluate(name, loaders[name](), providers, args.k)
+        # Only the tallies are kept: the questions, gold answers and filing text are shared data,
+        # never copied into the repository (--show prints answers to the terminal instead).
         report[name] = {label: tally.row() for label, tally in tallies.items()}
-        report[f"{name}_answers"] = rows
         for label, tally in tallies.items():
             r = tally.row()
             print(
