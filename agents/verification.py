@@ -173,6 +173,12 @@ def _stated_in(figure: Number, source: Number) -> bool:
     return any(_same(figure, source.value.scaleb(e)) for e in exponents)
 
 
+def figures_match(a: Number, b: Number) -> bool:
+    """Two figures state the same number: either one, rounded as written, is the other, up to a
+    table's scale ("$274.5 billion" and "274,515" in millions)."""
+    return _stated_in(a, b) or _stated_in(b, a)
+
+
 def _calculated(figure: Number, result: Decimal) -> bool:
     """A calculator result, rounded as the answer rounds it; amounts up to a table's scale."""
     if figure.kind == "percent":

@@ -1,8 +1,9 @@
-"""A deterministic, extractive, offline provider: it quotes the passages that answer the question.
+"""A deterministic, extractive, offline provider: it answers from the passages alone.
 
 It is the last link of every failover chain and the whole chain of the free tier, so it must be
-honest: it only repeats sentences or table rows found in the retrieved passages, cites each one
-with the passage's `[n]`, and says plainly when none of them answers the question.
+honest: it states the figures the passages give for the line item asked about, in sentences with
+their units and periods (`offline_answers`), or else quotes the sentences that answer; it cites
+each with the passage's `[n]`, and says plainly when the filings do not say.
 
 When the calculator is offered and the question asks for growth, a compound annual growth rate or
 a margin whose figures the passages state without ambiguity, it calls the tool the way a model
@@ -29,6 +30,7 @@ from agents.contracts import (
     UsageReport,
 )
 from agents.providers.base import LLMProvider, word_pieces
+from agents.providers.offline_answers import NOT_SAID, figure_answer, not_said
 from agents.providers.offline_calculations import (
     CALCULATED_PREFIX,
     calculation_asked,
@@ -48,10 +50,9 @@ from agents.providers.offline_text import (
 from agents.tokens import count_request_tokens, estimate_tokens
 
 # Bumped whenever the offline answers change (it is part of the answer cache's key): 2 added the
-# calculator step and dropped running headers and footers.
-OFFLINE_MODEL = "offline-extractive-2"
+# calculator step and dropped running headers and footers; 3 answers in sentences.
+OFFLINE_MODEL = "offline-extractive-3"
 OFFLINE_CALL_ID = "offline-calculation-1"
-NOT_FOUND_ANSWER = "The retrieved passages do not contain the answer to this question."
 NOT_CALCULATED = (
     "No {kind} was calculated: the retrieved passages do not give every figure it needs "
     "unambiguously (same measure, both periods, one unit)."
@@ -63,6 +64,7 @@ MIN_COVERAGE = 0.4
 # Secondary sentences must be nearly as good as the best one, so the answer stays on point.
 RELATIVE_CUTOFF = 0.75
 FIGURE_BONUS = 0.1
+LABEL_BONUS = 0.2
 
 YEAR_WEIGHT = 3.0
 NUMBER_WEIGHT = 2.5
@@ -80,6 +82,10 @@ _STOPWORDS = word_set(
     was we were what when where which while who whom why will with would you your yours
     company companys firm tell give show please report reported according much many amount
     value figure number
+    across over time trend trended identify identified significant substantial notable
+    considerable key major main various evolve evolved fluctuate fluctuated vary varied shift
+    shifted alteration alterations implication implications suggest indicate might may latest
+    recent most reporting period periods
     """
 )
 
@@ -118,13 +124,45 @@ class _Candidate:
     match_text: str
     passage_number: int
     order: int
+    label: str = ""  # a table row's first cell
+    title: str = ""  # its document's, which says what every line is about (company, year)
 
 
-def _render_row(cells: list[str], header: list[str] | None) -> str:
-    if header and len(header) == len(cells):
-        pairs = [f"{head}: {value}" for head, value in zip(header[1:], cells[1:], strict=True)]
-        return f"{cells[0]} ({'; '.join(pairs)})"
-    return " | ".join(cells)
+def _is_data_row(cells: list[str]) -> bool:
+    """A row of figures after its label: a table cut from its header by the chunker."""
+    return all(_FIGURE_CELL.match(_BOLD.sub("", cell).strip()) for cell in cells[1:])
+
+
+def _render_row(cells: list[str], header: list[str] | None) -> str | None:
+    """A table row as a sentence ("Americas: FY2020 net sales 124,556, share 45.4%."); a row
+    whose table lost its header keeps its label ("Total net sales: 274,515, 260,174."); None
+    when its cells cannot be matched with the header's, as such a fragment says nothing."""
+    cells = [_BOLD.sub("", cell).strip() for cell in cells]
+    if header is None and _is_data_row(cells):
+        return f"{cells[0]}: {', '.join(cells[1:])}."
+    if not header or len(header) != len(cells):
+        return None
+    heads = [_BOLD.sub("", head).strip() for head in header[1:]]
+    pairs = [f"{head} {value}" for head, value in zip(heads, cells[1:], strict=True)]
+    return f"{cells[0]}: {', '.join(pairs)}."
+
+
+_BOLD = re.compile(r"[*_]{1,2}")
+_FIGURE_CELL = re.compile(r"^\(?[-\u2212]?\$?\s?\d[\d,]*(?:\.\d+)?\)?\s?%?$")
+# A heading line ("Item 7. Management's Discussion and Analysis", "RESULTS OF OPERATIONS"):
+# short, no closing full stop, its words capitalised. It is skipped, never quoted.
+_ITEM_HEADING = re.compile(r"^(?:#+\s*)?(?:part\s+[ivx]+|item\s+\d+[a-z]?)\b", re.IGNORECASE)
+_MINOR_WORDS = word_set("a an and as at by for from in of on or the to with vs")
+
+
+def _is_heading(line: str) -> bool:
+    line = line.lstrip("#").strip()
+    if not line or line[-1] in ".!?,;" or len(line.split()) > 12:
+        return False
+    if _ITEM_HEADING.match(line):
+        return True
+    words = [w for w in re.findall(r"[A-Za-z][\w'&-]*", line) if w.lower() not in _MINOR_WORDS]
+    return bool(words) and all(w[0].isupper() for w in words)
 
 
 def _units(text: str) -> Iterator[tuple[str, str]]:
@@ -139,16 +177,22 @@ def _units(text: str) -> Iterator[tuple[str, str]]:
             paragraph.clear()
             if all(SEPARATOR_CELL.match(cell) for cell in cells):
                 continue
-            if header is None:
+            if header is None and not _is_data_row(cells):
                 header = cells
                 continue
             table_rows += 1
-            yield _render_row(cells, header), " ".join([*cells, *header])
+            rendered = _render_row(cells, header)
+            if rendered is not None:
+                yield rendered, " ".join([*cells, *(header or [])])
             continue
         if header is not None and table_rows == 0:
             # A lone row-looking line is not a table; it is still text worth matching.
-            yield " | ".join(header), " ".join(header)
+            yield " ".join(header), " ".join(header)
         header, table_rows = None, 0
+        if _is_heading(line):
+            yield from ((s, s) for s in split_sentences(" ".join(paragraph)))
+            paragraph.clear()
+            continue
         if line.strip():
             paragraph.append(line.strip())
         else:
@@ -156,11 +200,25 @@ def _units(text: str) -> Iterator[tuple[str, str]]:
             paragraph.clear()
 
 
-# A running header or footer ("Apple Inc. FY2020 annual summary | page 2 of 4", "Form 10-K | 21"):
+# A running header or footer ("Apple Inc. FY2020 annual summary | page 2 of 4", "Form 10-K | 21",
+# "Apple Inc. | Q3 2023 Form 10-Q | 8"):
 # it matches a question's company and year words but never answers anything.
 _PAGE_FURNITURE = re.compile(
-    r"^.{0,100}?(?:\bpage\s+\d+\s+of\s+\d+|\bform\s+10-[kq]\s*\|\s*\d{1,3})\W*$", re.IGNORECASE
+    r"^.{0,100}?(?:\bpage\s+\d+\s+of\s+\d+|\bform\s+10-[kq]\s*[|,]?\s*\d{1,3})\W*$", re.IGNORECASE
 )
+
+
+# The "Table of Contents" link a filing prints atop each page, glued to the first sentence.
+_CONTENTS_LINK = re.compile(r"^(?:table of contents\s*)+", re.IGNORECASE)
+# A run of figures without their table ("Effective tax rate 12.5 % 15.7 % 14.6 % 16.3 %") is a
+# flattened table, not a sentence a reader could follow.
+MAX_NUMBER_SHARE = 0.35
+
+
+def _mostly_numbers(text: str) -> bool:
+    tokens = text.split()
+    numbers = sum(1 for t in tokens if any(ch.isdigit() for ch in t) or t in {"$", "%"})
+    return len(tokens) >= 6 and numbers / len(tokens) > MAX_NUMBER_SHARE
 
 
 def _candidates(passages: tuple[ContextPassage, ...]) -> list[_Candidate]:
@@ -168,11 +226,19 @@ def _candidates(passages: tuple[ContextPassage, ...]) -> list[_Candidate]:
     seen: set[str] = set()
     for passage in passages:
         for shown, matched in _units(passage.text):
-            shown = " ".join(shown.split())
-            if len(shown) < 3 or shown.lower() in seen or _PAGE_FURNITURE.search(shown):
+            shown = _CONTENTS_LINK.sub("", " ".join(shown.split()))
+            if (
+                len(shown) < 3
+                or shown.lower() in seen
+                or _PAGE_FURNITURE.search(shown)
+                or (shown == matched and _mostly_numbers(shown))  # prose, not a labelled row
+            ):
                 continue
             seen.add(shown.lower())
-            found.append(_Candidate(shown, matched, passage.number, len(found)))
+            label = shown.split(":", 1)[0] if shown != matched else ""
+            found.append(
+                _Candidate(shown, matched, passage.number, len(found), label, passage.document)
+            )
     return found
 
 
@@ -184,14 +250,24 @@ def _is_quantitative(question_terms: list[str], question: str) -> bool:
     return asks_amount or any(term in FINANCIAL_TERMS for term in question_terms)
 
 
+def compose_answer(question: str, passages: tuple[ContextPassage, ...]) -> str:
+    """The figures asked about in sentences; else the best-matching sentences; else the plain
+    "the filings in this workspace do not say"."""
+    return figure_answer(question, passages) or extract_answer(question, passages)
+
+
 def extract_answer(question: str, passages: tuple[ContextPassage, ...]) -> str:
-    """Best-matching sentences, each with its `[n]`, or the plain not-found answer."""
+    """Best-matching sentences, each with its `[n]`, or the plain "do not say" answer."""
     question_terms = list(dict.fromkeys(_terms(question)))
     candidates = _candidates(passages)
     if not question_terms or not candidates:
-        return NOT_FOUND_ANSWER
+        return not_said(question)
 
-    candidate_terms = [set(_terms(candidate.match_text)) for candidate in candidates]
+    own_terms = [set(_terms(candidate.match_text)) for candidate in candidates]
+    candidate_terms = [
+        own | set(_terms(candidate.title))
+        for own, candidate in zip(own_terms, candidates, strict=True)
+    ]
     total = len(candidates)
     weights: dict[str, float] = {}
     for term in question_terms:
@@ -204,18 +280,20 @@ def extract_answer(question: str, passages: tuple[ContextPassage, ...]) -> str:
     content_terms = {t for t in question_terms if not YEAR.match(t) and not t[0].isdigit()}
 
     scored: list[tuple[float, _Candidate]] = []
-    for candidate, terms in zip(candidates, candidate_terms, strict=True):
+    for candidate, terms, own in zip(candidates, candidate_terms, own_terms, strict=True):
         matched = terms.intersection(weights)
-        if not matched & content_terms and content_terms:
-            continue
+        if not own & content_terms and content_terms:
+            continue  # the title alone never makes a line relevant
         coverage = sum(weights[t] for t in matched) / weight_sum
         if coverage < MIN_COVERAGE:
             continue
         has_figure = any(t[0].isdigit() and not YEAR.match(t) for t in terms)
         score = coverage + (FIGURE_BONUS if quantitative and has_figure else 0.0)
+        if candidate.label and set(_terms(candidate.label)) <= set(question_terms):
+            score += LABEL_BONUS  # a row named by the question's own words
         scored.append((score, candidate))
     if not scored:
-        return NOT_FOUND_ANSWER
+        return not_said(question)
 
     scored.sort(key=lambda item: (-item[0], item[1].order))
     best = scored[0][0]
@@ -251,18 +329,21 @@ class OfflineProvider(LLMProvider):
         """The calculator call to make before answering, or None to answer straight away."""
         if not request.tools or request.tool_choice != "auto" or request.tool_rounds:
             return None
-        plan = calculation_plan(request.question, request.passages, _tool_names(request))
+        asked = calculation_asked(request.question)
+        plan = calculation_plan(asked, request.passages, _tool_names(request))
         if plan is None:
             return None
         return ToolUse(call_id=OFFLINE_CALL_ID, name=plan.tool, arguments=dict(plan.arguments))
 
     def answer(self, request: ModelRequest) -> str:
-        text = extract_answer(request.question, request.passages)
+        text = compose_answer(request.question, request.passages)
         note = self._calculation_note(request)
         if not note:
             return text
-        if text == NOT_FOUND_ANSWER and note.startswith(CALCULATED_PREFIX):
+        if text.startswith(NOT_SAID) and note.startswith(CALCULATED_PREFIX):
             return note  # the result answers the question the quotes could not
+        if NOT_SAID in text and not note.startswith(CALCULATED_PREFIX):
+            return text  # the answer already says which figure is missing
         return f"{text} {note}"
 
     def _calculation_note(self, request: ModelRequest) -> str:
@@ -279,14 +360,14 @@ class OfflineProvider(LLMProvider):
         )
         if asked is None or not offered:
             return ""
-        plan = calculation_plan(request.question, request.passages, _tool_names(request))
+        plan = calculation_plan(asked, request.passages, _tool_names(request))
         if plan is None:
-            return NOT_CALCULATED.format(kind=asked)
+            return NOT_CALCULATED.format(kind=asked.kind)
         for tool_round in request.tool_rounds:
             for exchange in tool_round.exchanges:
                 if exchange.name == plan.tool and exchange.arguments == plan.arguments:
                     if exchange.is_error:
-                        return CALCULATOR_REFUSED.format(kind=asked)
+                        return CALCULATOR_REFUSED.format(kind=asked.kind)
                     return calculation_sentence(plan, exchange.output)
         return ""
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
 
 import pytest
@@ -77,3 +81,64 @@ def test_ask_as_someone_outside_the_tenant_names_them(analyst):
             "ask", "What was revenue?", "--tenant", analyst.tenant.slug, "--user", "x@else.example"
         )
     assert "x@else.example is not a member of tenant 'acme'" in str(excinfo.value)
+
+
+def _run(arguments: list[str], *, terminal: bool) -> tuple[bytes, str]:
+    """Run manage.py with stderr on a pseudo-terminal or a pipe: (stdout, stderr text)."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "TERM": "xterm",
+    }
+    command = [sys.executable, "manage.py", *arguments]
+    if not terminal:
+        done = subprocess.run(
+            command, cwd=ROOT, env=env, capture_output=True, timeout=240, check=True
+        )
+        return done.stdout, done.stderr.decode(errors="replace")
+    controller, follower = pty.openpty()
+    # A terminal has a size; a bare pseudo-terminal has 0 columns, where progress bars draw nothing.
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    with subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=follower
+    ) as process:
+        os.close(follower)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the pseudo-terminal closes when the command exits
+                break
+            if not chunk:
+                break
+            seen += chunk
+        stdout = process.stdout.read() if process.stdout else b""
+        assert process.wait(timeout=240) == 0, seen[-2000:]
+    os.close(controller)
+    return stdout, seen.decode(errors="replace")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        pytest.param(["search", "Glueworks capital expenditures"], "Searching", id="search"),
+        pytest.param(["ask", "Glueworks capital expenditures in 2018"], "Searching", id="ask"),
+        pytest.param(["ingest", "FILE"], "Ingesting", id="ingest"),
+    ],
+)
+def test_progress_shows_on_a_terminal_and_stays_out_of_a_pipe(analyst, tmp_path, command, shown):
+    glueworks_ingest(analyst.tenant)
+    upload = tmp_path / "notes.txt"
+    upload.write_text("Glueworks opened a plant in Ohio in fiscal 2018.\n")
+    arguments = [str(upload) if a == "FILE" else a for a in command]
+    arguments += ["--tenant", analyst.tenant.slug]
+
+    _, on_terminal = _run(arguments, terminal=True)
+    piped_out, piped_err = _run(arguments, terminal=False)
+
+    assert shown in on_terminal
+    assert shown not in piped_err
+    assert shown.encode() not in piped_out

@@ -23,8 +23,9 @@ from agents.providers.offline import (
     NOT_CALCULATED,
     OFFLINE_CALL_ID,
     OfflineProvider,
-    extract_answer,
+    compose_answer,
 )
+from agents.providers.offline_answers import NOT_SAID
 from agents.providers.offline_calculations import calculation_asked
 from agents.tests.support import ask, glueworks_ingest
 from agents.tokens import _encoding
@@ -359,13 +360,14 @@ async def test_no_calculation_when_the_question_or_the_figures_leave_any_doubt(q
     assert not [e for e in events if isinstance(e, ToolUse)]
     assert events[-1] == StreamEnd("end_turn")
     text = "".join(e.text for e in events if isinstance(e, TextDelta))
-    quoted = extract_answer(question, passages)
+    quoted = compose_answer(question, passages)
     asked = calculation_asked(question)
-    if asked is None:
+    if asked is None or NOT_SAID in quoted:
+        # Nothing to calculate, or the answer already says which figure the filings lack.
         assert text == quoted
     else:
-        # The quotes, and a plain word that they are not the calculation asked for.
-        assert text == f"{quoted} {NOT_CALCULATED.format(kind=asked)}"
+        # The figures, and a plain word that they are not the calculation asked for.
+        assert text == f"{quoted} {NOT_CALCULATED.format(kind=asked.kind)}"
 
 
 @pytest.mark.asyncio
@@ -394,7 +396,7 @@ async def test_without_the_calculator_on_offer_the_answer_is_extractive(request_
 
     assert not [e for e in events if isinstance(e, ToolUse)]
     text = "".join(e.text for e in events if isinstance(e, TextDelta))
-    assert text == extract_answer(CAPEX_QUESTION, (MD_AND_A,))
+    assert text == compose_answer(CAPEX_QUESTION, (MD_AND_A,))
 
 
 # --- the second round ------------------------------------------------------------------------
@@ -417,7 +419,7 @@ async def test_a_calculator_error_is_not_stated_and_the_answer_stays_extractive(
     text, _ = await OfflineProvider().complete(second_round(error))
 
     assert "Calculated" not in text
-    quoted = extract_answer(CAPEX_QUESTION, (MD_AND_A,))
+    quoted = compose_answer(CAPEX_QUESTION, (MD_AND_A,))
     assert text == f"{quoted} {CALCULATOR_REFUSED.format(kind='growth')}"
 
 
@@ -494,3 +496,195 @@ def test_without_an_llm_key_the_offline_answer_shows_the_calculation_and_cites_t
     assert [row.provider for row in rows] == ["offline", "offline"]
     assert all(row.input_tokens > 0 and row.output_tokens > 0 for row in rows)
     assert body["tokens"]["output"] == sum(row.output_tokens for row in rows)
+
+
+# --- the answer in sentences -----------------------------------------------------------------
+
+FY2019_SALES = ContextPassage(
+    1,
+    "Total net sales for fiscal 2019 were $260,174 million.",
+    "Acme Inc. FY2019 annual report",
+    20,
+)
+FY2020_SALES = ContextPassage(
+    2,
+    "Total net sales for fiscal 2020 were $274,515 million.",
+    "Acme Inc. FY2020 annual report",
+    21,
+)
+
+
+@pytest.mark.asyncio
+async def test_a_comparison_states_both_years_with_units_and_the_calculated_growth():
+    text = await final_answer(
+        "What were Acme's total net sales in fiscal 2020 and how did they compare to fiscal 2019?",
+        CATEGORY_TABLE,
+    )
+
+    # The table leaves its unit out; the sentence above it gives the same amount in millions.
+    assert text == (
+        "Total net sales were $274,515 million in fiscal 2020 [1], up from $260,174 million in "
+        "fiscal 2019 [1]. Calculated: Total net sales grew 5.51% from 260,174 (fiscal 2019) to "
+        "274,515 (fiscal 2020) [1]."
+    )
+
+
+@pytest.mark.asyncio
+async def test_a_trend_across_two_filings_cites_each_year_where_it_is_stated():
+    text = await final_answer(
+        "How did Acme's total net sales change from fiscal 2019 to fiscal 2020?",
+        FY2020_SALES,
+        FY2019_SALES,
+    )
+
+    first, calculated = text.split(" Calculated: ")
+    assert first == (
+        "Total net sales were $274,515 million in fiscal 2020 [2], up from $260,174 million in "
+        "fiscal 2019 [1]."
+    )
+    assert calculated.startswith("Total net sales grew 5.51%")
+
+
+@pytest.mark.asyncio
+async def test_a_year_the_filings_lack_is_said_plainly_and_nothing_is_calculated():
+    events = await events_of(
+        request_for(
+            "How did Acme's total net sales change from fiscal 2018 to fiscal 2020?", CATEGORY_TABLE
+        )
+    )
+
+    assert not [e for e in events if isinstance(e, ToolUse)]
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert text == (
+        "Total net sales were $274,515 million in fiscal 2020 [1]. "
+        f"{NOT_SAID} total net sales for 2018."
+    )
+
+
+INCOME_STATEMENT = ContextPassage(
+    1,
+    "INCOME STATEMENTS\n"
+    "(In millions, except per share amounts)\n"
+    "Year Ended June 30, | 2016 | 2015\n"
+    "Revenue:\n"
+    "Product | $61,502 | $75,956\n"
+    "Service and other | 23,818 | 17,624\n"
+    "Total revenue | 85,320 | 93,580\n"
+    "Cost of revenue:\n"
+    "Product | 17,880 | 21,410\n"
+    "Service and other | 14,900 | 11,628\n"
+    "Total cost of revenue | 32,780 | 33,038\n"
+    "Earnings per share:\n"
+    "Diluted | $2.10 | $1.48",
+    "Glueworks 10-K 2016",
+    52,
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        pytest.param(
+            "What is the FY2016 COGS for Glueworks? Please state answer in USD millions.",
+            "Total cost of revenue was 32,780 million in 2016 [1].",
+            id="the filing's wording of the metric asked",
+        ),
+        pytest.param(
+            "What was product cost of revenue in 2015?",
+            "Product (cost of revenue) was 21,410 million in 2015 [1].",
+            id="a row under the heading the question names",
+        ),
+        pytest.param(
+            "What was diluted earnings per share in 2016?",
+            "Diluted (earnings per share) was $2.10 in 2016 [1].",
+            id="a per-share row keeps its own unit",
+        ),
+        pytest.param(
+            "What was Glueworks' total revenue?",
+            "Total revenue was 85,320 million in 2016 [1], down from 93,580 million in 2015 [1].",
+            id="no year asked: the two latest, both sides of the trend",
+        ),
+    ],
+)
+def test_a_statement_line_item_is_stated_with_its_unit_and_period(question, answer):
+    assert compose_answer(question, (INCOME_STATEMENT,)) == answer
+
+
+def test_quoted_sentences_never_start_with_a_section_heading():
+    passage = ContextPassage(
+        1,
+        "Item 7. Management's Discussion and Analysis\n"
+        "Results of Operations\n"
+        "Demand for remote work products rose sharply during the pandemic year.",
+        "Acme Inc. FY2020 annual report",
+        30,
+    )
+
+    answer = compose_answer("What happened to demand for remote work products?", (passage,))
+
+    assert answer == "Demand for remote work products rose sharply during the pandemic year [1]."
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        pytest.param(
+            "(in millions)\nThree Months Ended | Sep 30, 2023 | Sep 30, 2022\n"
+            "Revenue | 1,020 | 960",
+            "Revenue was 1,020 million in the three months ended Sep 30, 2023 [1], up from 960 "
+            "million in the three months ended Sep 30, 2022 [1].",
+            id="the span its header gives",
+        ),
+        pytest.param(
+            "(in millions) | 2023 | 2022\nRevenue | 1,020 | 960",
+            "Revenue was 1,020 million in 2023 (interim period) [1], up from 960 million in 2022 "
+            "(interim period) [1].",
+            id="a bare year in a quarterly report",
+        ),
+    ],
+)
+def test_a_quarterly_figure_is_never_stated_as_the_years(text, answer):
+    passage = ContextPassage(1, text, "Acme 10-Q Q3 2023", 4)
+
+    assert compose_answer("What was Acme's revenue?", (passage,)) == answer
+
+
+def test_a_flattened_statement_is_read_row_by_row_with_its_unit():
+    passage = ContextPassage(
+        1,
+        "CONSOLIDATED BALANCE SHEETS MAY 31, (Dollars in millions) 2019 2018 ASSETS Current "
+        "assets:\nCash and equivalents $ 4,466 $ 4,249 Short-term investments 197 996 "
+        "Inventories 5,622 5,261 Total current assets 16,525 15,134 TOTAL ASSETS $ 23,717 $ "
+        "22,536 LIABILITIES AND SHAREHOLDERS' EQUITY Current liabilities:",
+        "Glueworks 10-K 2019",
+        60,
+    )
+
+    current = compose_answer(
+        "How much total current assets did Glueworks have at the end of FY2019? Answer in USD "
+        "millions.",
+        (passage,),
+    )
+    total = compose_answer("What were Glueworks' total assets in 2018?", (passage,))
+
+    # "(Dollars in millions)" gives the unit of every row.
+    assert current == "Total current assets were $16,525 million in 2019 [1]."
+    assert total == "Total assets were $22,536 million in 2018 [1]."
+
+
+def test_a_trend_compares_three_months_with_three_months_not_nine():
+    passage = ContextPassage(
+        1,
+        "Condensed Statements of Income Three Months Ended Nine Months Ended (In millions) "
+        "Jul 1, 2023 Jul 2, 2022 Jul 1, 2023 Jul 2, 2022 Net revenue $ 12,949 $ 15,321 "
+        "$ 24,664 $ 33,674 Cost of sales 8,311 8,496 16,620 17,593",
+        "Glueworks 10-Q Q2 2023",
+        3,
+    )
+
+    answer = compose_answer("What was Glueworks' net revenue?", (passage,))
+
+    assert answer == (
+        "Net revenue was $12,949 million in the three months ended Jul 1, 2023 [1], down from "
+        "$15,321 million in the three months ended Jul 2, 2022 [1]."
+    )

@@ -21,6 +21,7 @@ from agents.turns.frames import (
     UsageFrame,
     VerificationFrame,
 )
+from monitoring.terminal import progress_status
 
 
 class Command(BaseCommand):
@@ -57,18 +58,24 @@ class Command(BaseCommand):
         }
         try:
             if options["json"]:
-                result = async_to_sync(turns.answer_turn_collect)(**kwargs)
+                with progress_status(self.stderr, "Searching and answering..."):
+                    result = async_to_sync(turns.answer_turn_collect)(**kwargs)
                 self.stdout.write(json.dumps(_json_shape(result), indent=2, default=str))
             else:
-                async_to_sync(self._stream)(kwargs)
+                with progress_status(self.stderr, "Searching the documents...") as status:
+                    async_to_sync(self._stream)(kwargs, status)
         except ApplicationError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from exc
 
-    async def _stream(self, kwargs: dict[str, Any]) -> None:
-        cited = False
+    async def _stream(self, kwargs: dict[str, Any], status: Any) -> None:
+        cited, waiting = False, True
         async for frame in turns.answer_turn(**kwargs):
+            if waiting and isinstance(frame, TokenFrame | ToolFrame | ErrorFrame | EndFrame):
+                status.stop()  # the answer itself shows progress from here
+                waiting = False
             match frame:
                 case StartFrame():
+                    status.update("Answering...")
                     if frame.offline:
                         self.stderr.write("Offline mode: answers are extracted from the passages.")
                     self.stderr.write(f"Scope: {frame.scope.get('description', 'all documents')}")

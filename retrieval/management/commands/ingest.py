@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
 
 from accounts.errors import ApplicationError
 from accounts.models import Tenant
+from monitoring.terminal import progress_bar
 from retrieval.models import Document
 from retrieval.services import (
     DocumentMetadata,
@@ -80,7 +80,7 @@ class Command(BaseCommand):
             fiscal_period=options["fiscal_period"],
         )
         ready, failed = 0, []
-        for path in tqdm(files, desc="Ingesting", unit="file", file=self.stderr):
+        for path in progress_bar(files, self.stderr, description="Ingesting", unit="file"):
             document = None
             try:
                 document, created = document_register(

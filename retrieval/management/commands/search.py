@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.errors import ApplicationError
 from accounts.models import Tenant
+from monitoring.terminal import progress_status
 from retrieval.selectors import chunk_search
 
 
@@ -29,12 +30,13 @@ class Command(BaseCommand):
         if tenant is None:
             raise CommandError(f"No tenant '{options['tenant']}'.")
         try:
-            result = chunk_search(
-                tenant=tenant,
-                query=options["question"],
-                k=options["k"],
-                auto_scope=not options["no_scope"],
-            )
+            with progress_status(self.stderr, "Searching the documents..."):
+                result = chunk_search(
+                    tenant=tenant,
+                    query=options["question"],
+                    k=options["k"],
+                    auto_scope=not options["no_scope"],
+                )
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
         if options["json"]:
