@@ -66,7 +66,7 @@ class ContextTrimHook(Hook):
     async def before_model(self, turn: Turn, request: ModelRequest) -> ModelRequest:
         if request.purpose != "answer":
             return request
-        budget = int(getattr(settings, "LLM_CONTEXT_TOKENS", 8000)) - request.max_tokens
+        budget = int(settings.LLM_CONTEXT_TOKENS) - request.max_tokens
 
         def size(req: ModelRequest) -> int:
             # The whole request as a provider counts it: framing and tool definitions included.
@@ -151,7 +151,7 @@ class ToolTimeoutHook(Hook):
     name = "tool_timeout"
 
     def wrap_tool_call(self, turn: Turn, call: ToolCall) -> ToolCall:
-        timeout = float(getattr(settings, "AGENT_TOOL_TIMEOUT_SECONDS", 5.0))
+        timeout = float(settings.AGENT_TOOL_TIMEOUT_SECONDS)
 
         async def guarded(name: str, arguments: dict[str, Any]) -> ToolResult:
             try:

@@ -50,34 +50,22 @@ class ProviderSettings:
         )
 
 
-def provider_settings_from_django(source: object | None = None) -> ProviderSettings:
-    """ProviderSettings from the LLM_* / *_MODEL Django settings, each with a default."""
-    if source is None:
-        from django.conf import settings as django_settings
+def provider_settings_from_django() -> ProviderSettings:
+    """ProviderSettings from the LLM_* / *_MODEL Django settings (config/settings/base.py)."""
+    from django.conf import settings
 
-        source = django_settings
-    defaults = ProviderSettings()
-    chains = getattr(source, "LLM_CHAINS", None) or defaults.chains
     return ProviderSettings(
-        chains={tier: tuple(names) for tier, names in chains.items()},
-        anthropic_model=getattr(source, "ANTHROPIC_MODEL", "") or "",
-        openai_model=getattr(source, "OPENAI_MODEL", "") or "",
-        timeout_s=float(getattr(source, "LLM_TIMEOUT_SECONDS", defaults.timeout_s)),
-        first_token_timeout_s=float(
-            getattr(source, "LLM_FIRST_TOKEN_TIMEOUT_SECONDS", defaults.first_token_timeout_s)
-        ),
-        max_tokens=int(getattr(source, "LLM_MAX_TOKENS", defaults.max_tokens)),
-        max_retries=int(getattr(source, "LLM_MAX_RETRIES", defaults.max_retries)),
-        breaker_failure_rate=float(
-            getattr(source, "LLM_BREAKER_FAILURE_RATE", defaults.breaker_failure_rate)
-        ),
-        breaker_min_calls=int(getattr(source, "LLM_BREAKER_MIN_CALLS", defaults.breaker_min_calls)),
-        breaker_window_s=float(
-            getattr(source, "LLM_BREAKER_WINDOW_SECONDS", defaults.breaker_window_s)
-        ),
-        breaker_cooldown_s=float(
-            getattr(source, "LLM_BREAKER_COOLDOWN_SECONDS", defaults.breaker_cooldown_s)
-        ),
+        chains={tier: tuple(names) for tier, names in settings.LLM_CHAINS.items()},
+        anthropic_model=settings.ANTHROPIC_MODEL,
+        openai_model=settings.OPENAI_MODEL,
+        timeout_s=float(settings.LLM_TIMEOUT_SECONDS),
+        first_token_timeout_s=float(settings.LLM_FIRST_TOKEN_TIMEOUT_SECONDS),
+        max_tokens=int(settings.LLM_MAX_TOKENS),
+        max_retries=int(settings.LLM_MAX_RETRIES),
+        breaker_failure_rate=float(settings.LLM_BREAKER_FAILURE_RATE),
+        breaker_min_calls=int(settings.LLM_BREAKER_MIN_CALLS),
+        breaker_window_s=float(settings.LLM_BREAKER_WINDOW_SECONDS),
+        breaker_cooldown_s=float(settings.LLM_BREAKER_COOLDOWN_SECONDS),
     )
 
 
