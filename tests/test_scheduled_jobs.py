@@ -302,7 +302,11 @@ def test_the_archive_job_is_off_at_zero_days(analyst, backup_dir, settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_rollup_job_sums_closed_days_once(analyst):
-    yesterday = (timezone.now() - timedelta(days=1)).replace(hour=12, minute=0)
+    # Noon of the latest closed day (yesterday, or the day before in the first minutes after
+    # midnight, while yesterday's grace runs): the job sums only closed days.
+    from billing.rollups import day_start, last_closed_day
+
+    yesterday = day_start(last_closed_day()) + timedelta(hours=12)
     for _ in range(2):
         record_query(tenant=analyst.tenant, user=analyst.user, lines=[model_line()], at=yesterday)
 
