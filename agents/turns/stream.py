@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -204,7 +204,7 @@ async def _request(prepared: PreparedTurn, standalone: str, retrieved: Retrieved
 
 async def _rounds(
     prepared: PreparedTurn, request: ModelRequest, call: ModelCall, failovers: list[dict[str, str]]
-) -> AsyncIterator[TurnFrame]:
+) -> AsyncGenerator[TurnFrame, None]:
     """The model's answer, with up to tool_rounds_allowed() rounds of tool calls, as token and
     tool frames; each attempt is reported to the hooks by the chain as it ends."""
     turn = prepared.turn
@@ -219,18 +219,25 @@ async def _rounds(
         round_request = replace(request, tool_rounds=tuple(rounds), tool_choice=choice)
         round_text: list[str] = []
         uses: list[ToolUse] = []
-        async for event in call(round_request):
-            if isinstance(event, TextDelta):
-                round_text.append(event.text)
-                text = restorer.feed(event.text)
-                if text:
-                    yield TokenFrame(text)
-            elif isinstance(event, ToolUse):
-                uses.append(event)
-            elif isinstance(event, ProviderSwitched):
-                failovers.append(
-                    {"from": event.from_provider, "to": event.to_provider, "reason": event.reason}
-                )
+        # Closed with this step (a stop, a closed stream), so the cut attempt is on the ledger
+        # before the turn is saved.
+        async with contextlib.aclosing(call(round_request)) as events:  # type: ignore[type-var]
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    round_text.append(event.text)
+                    text = restorer.feed(event.text)
+                    if text:
+                        yield TokenFrame(text)
+                elif isinstance(event, ToolUse):
+                    uses.append(event)
+                elif isinstance(event, ProviderSwitched):
+                    failovers.append(
+                        {
+                            "from": event.from_provider,
+                            "to": event.to_provider,
+                            "reason": event.reason,
+                        }
+                    )
         if choice == "none":
             uses = []  # a model ignoring tool_choice "none" gets no further round
         exchanges = [await _answer_tool_use(turn, run_tool, use) for use in uses]
@@ -265,7 +272,7 @@ def _verification(
 
 async def _answer(
     prepared: PreparedTurn, record: TurnRecord, call: ModelCall, failovers: list[dict[str, str]]
-) -> AsyncIterator[TurnFrame]:
+) -> AsyncGenerator[TurnFrame, None]:
     """Every frame of the answer itself, from start to the figure check."""
     turn = prepared.turn
     standalone = await _standalone_question(prepared, record, call)
@@ -283,10 +290,11 @@ async def _answer(
         scope=retrieved.scope,
         sub_questions=retrieved.sub_questions,
     )
-    async for frame in _rounds(prepared, request, call, failovers):
-        if isinstance(frame, TokenFrame):
-            record.parts.append(frame.text)
-        yield frame
+    async with contextlib.aclosing(_rounds(prepared, request, call, failovers)) as frames:
+        async for frame in frames:
+            if isinstance(frame, TokenFrame):
+                record.parts.append(frame.text)
+            yield frame
     citations = []
     for citation in citations_for(record.answer, request.passages):
         data = citation.as_dict()
@@ -348,8 +356,9 @@ async def turn_stream(prepared: PreparedTurn) -> AsyncIterator[TurnFrame]:
     failovers: list[dict[str, str]] = []
     saved: Message | None = None
     try:
-        async for frame in _answer(prepared, record, call, failovers):
-            yield frame
+        async with contextlib.aclosing(_answer(prepared, record, call, failovers)) as frames:
+            async for frame in frames:
+                yield frame
         record.status = "ok"
     except (ProviderError, ApplicationError) as exc:
         yield _failed(turn, record, exc)
