@@ -171,6 +171,18 @@ CELERY_TIMEZONE = "UTC"
 INGEST_TASK_MAX_ATTEMPTS = env.int("INGEST_TASK_MAX_ATTEMPTS", default=3)
 INGEST_TASK_SOFT_TIME_LIMIT = env.int("INGEST_TASK_SOFT_TIME_LIMIT", default=900)
 INGEST_TASK_TIME_LIMIT = env.int("INGEST_TASK_TIME_LIMIT", default=960)
+# A document still "processing" this long after its time limit has no worker on it (a worker
+# killed with its whole process group, a lost message): the ingest-stuck-sweep job queues it
+# again, or fails it with the reason once its attempts are spent (retrieval.services).
+INGEST_STUCK_MARGIN_SECONDS = env.int("INGEST_STUCK_MARGIN_SECONDS", default=300)
+# Redis hands an unacknowledged (acks-late) message to another worker after visibility_timeout;
+# kombu's default is 1 h, so a worker killed mid-ingest held its document for an hour. It must
+# exceed the longest task (the ingestion hard limit), or a running task is delivered twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int(
+        "CELERY_VISIBILITY_TIMEOUT", default=(INGEST_TASK_TIME_LIMIT or 3600) + 60
+    )
+}
 
 # django-axes first: it refuses a sign-in once AXES_FAILURE_LIMIT attempts for that email from
 # that address have failed, for AXES_COOLOFF_MINUTES (the web sign-in and the admin's).
@@ -220,6 +232,12 @@ SCHEDULED_JOBS: dict[str, dict[str, Any]] = {
         "task": "billing.tasks.reservations_expire_task",
         "schedule": crontab(minute="*/5"),
         "options": {"expires": 5 * 60},
+    },
+    # Every minute: documents left "processing" by a lost ingestion worker.
+    "ingest-stuck-sweep": {
+        "task": "retrieval.tasks.documents_stuck_sweep_task",
+        "schedule": crontab(),
+        "options": {"expires": 60},
     },
     "stream-slots-expire": {
         "task": "billing.tasks.stream_slots_expire_task",
