@@ -195,7 +195,7 @@ RATE_LIMITED = Counter(
 )
 REDIS_ERRORS = Counter(
     "rag_redis_errors_total",
-    "Redis failures, by component and the policy applied (fail_open, fail_closed).",
+    "Redis failures, by component and the policy applied (fail_open, fail_closed, retry).",
     ["component", "policy"],
 )
 

@@ -138,7 +138,7 @@ CACHES: dict[str, Any] = {
 
 CHANNEL_LAYERS: dict[str, Any] = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "config.channel_layers.ReconnectingRedisChannelLayer",
         # redis-py 8.1 reads with a 5 s socket timeout by default, the same 5 s that
         # channels_redis blocks in BZPOPMIN, so idle websockets died; read longer than that.
         "CONFIG": {
