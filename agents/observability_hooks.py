@@ -12,14 +12,14 @@ import asyncio
 import itertools
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from agents.contracts import AttemptRecord, ModelRequest
-from agents.pipeline import Hook, RunContext, RunOutcome, ToolCall
+from agents.contracts import AttemptRecord, ModelRequest, StreamEvent, TextDelta
+from agents.pipeline import Hook, ModelCall, RunContext, RunOutcome, ToolCall
 from agents.providers.failover import breaker_states
 from agents.tools import ToolResult
 from monitoring import metrics, tracing
@@ -31,6 +31,8 @@ STATE_CACHE_HIT = "cache_hit"  # set to True by the answer-cache hook on a hit
 STATE_SUB_QUESTIONS = "sub_questions"  # set by agents.services for a decomposed comparison
 _STATE_MASKED_QUESTION = "observability.masked_question"
 _STATE_LOG_STARTED = "observability.log_started"
+_STATE_TTFT_STARTED = "observability.ttft_started"
+_STATE_TTFT_SEEN = "observability.ttft_seen"
 
 MAX_LOGGED_QUESTION_CHARS = 500
 _CIRCUIT_VALUES = {
@@ -110,6 +112,42 @@ class FailoverMetricsHook(Hook):
                 from_provider=from_provider, to_provider=to_provider
             ).inc()
         circuit_states_publish()
+
+
+class TimeToFirstTokenHook(Hook):
+    """wrap_model_call: rag_time_to_first_token_seconds, once per question (the SLO: p95 < 2 s).
+
+    The clock starts in before_agent (before rate limits, retrieval and the budget hold) and
+    stops at the first answer text the wrapped stream yields, so failed attempts, backoff and
+    failovers before it count, as the user waits through them. Listed before the answer cache
+    and FailoverHook so that it wraps both. A question that never gets text is not observed
+    (its error shows in rag_queries_total).
+    """
+
+    name = "time_to_first_token"
+
+    async def before_agent(self, ctx: RunContext) -> None:
+        ctx.state[_STATE_TTFT_STARTED] = time.perf_counter()
+
+    def wrap_model_call(self, ctx: RunContext, call: ModelCall) -> ModelCall:
+        async def timed(request: ModelRequest) -> AsyncIterator[StreamEvent]:
+            stream = call(request)
+            try:
+                async for event in stream:
+                    if isinstance(event, TextDelta) and event.text and not ctx.state.get(
+                        _STATE_TTFT_SEEN
+                    ):
+                        ctx.state[_STATE_TTFT_SEEN] = True
+                        started = ctx.state.get(_STATE_TTFT_STARTED)
+                        if started is not None:
+                            metrics.TIME_TO_FIRST_TOKEN.observe(time.perf_counter() - started)
+                    yield event
+            finally:
+                close = getattr(stream, "aclose", None)
+                if close is not None:
+                    await close()
+
+        return timed
 
 
 class QueryLogHook(Hook):

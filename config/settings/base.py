@@ -417,6 +417,8 @@ AGENT_HOOKS: list[str] = env.list(
     default=[
         "agents.hooks.TenantGuardHook",
         "agents.hooks.MetricsHook",
+        # Times the first answer text; wraps the answer cache and the failover chain.
+        "agents.observability_hooks.TimeToFirstTokenHook",
         # Refuses turns while the process drains; wraps the failover chain to stop at the deadline.
         "agents.drain_hooks.DrainHook",
         # Billing (see agents/billing_hooks.py for why these places): limits before any work,
