@@ -134,8 +134,10 @@ class TimeToFirstTokenHook(Hook):
             stream = call(request)
             try:
                 async for event in stream:
-                    if isinstance(event, TextDelta) and event.text and not ctx.state.get(
-                        _STATE_TTFT_SEEN
+                    if (
+                        isinstance(event, TextDelta)
+                        and event.text
+                        and not ctx.state.get(_STATE_TTFT_SEEN)
                     ):
                         ctx.state[_STATE_TTFT_SEEN] = True
                         started = ctx.state.get(_STATE_TTFT_STARTED)
