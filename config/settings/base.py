@@ -490,6 +490,21 @@ BILLING_REDIS_URL: str = env("BILLING_REDIS_URL", default=REDIS_URL)
 BILLING_REDIS_PREFIX = env("BILLING_REDIS_PREFIX", default="finrag:billing")
 BILLING_REDIS_TIMEOUT_SECONDS = env.float("BILLING_REDIS_TIMEOUT_SECONDS", default=0.25)
 BILLING_PRICE_CACHE_SECONDS = env.int("BILLING_PRICE_CACHE_SECONDS", default=60)
+# --- Outgoing e-mail: budget warnings and alert e-mails to tenant admins. Django's SMTP backend
+# unless EMAIL_BACKEND says otherwise (local.py prints mail to the console, test.py keeps it in
+# memory). EMAIL_USE_TLS is STARTTLS (usually port 587), EMAIL_USE_SSL implicit TLS (465).
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set EMAIL_USE_TLS (STARTTLS) or EMAIL_USE_SSL, not both.")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="FinRAG <noreply@finrag.local>")
+SERVER_EMAIL = env("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 BILLING_EMAIL_FROM = env("BILLING_EMAIL_FROM", default="FinRAG billing <billing@finrag.local>")
 BILLING_ROUTING_TARGET = env("BILLING_ROUTING_TARGET", default="")
 BILLING_ROUTING_SHORT_ANSWER_TOKENS = env.int("BILLING_ROUTING_SHORT_ANSWER_TOKENS", default=300)
