@@ -58,6 +58,7 @@ from agents.engines.retriever import ChunkSearchRetriever
 from agents.engines.subquestions import decompose
 from agents.events import TurnEvent, error_frame, frame
 from agents.models import Checkpoint, Conversation, Message
+from agents.outage_retry import through_outage
 from agents.pipeline import ModelCall, Pipeline, RunContext, RunOutcome, ToolCall
 from agents.providers.base import ProviderError
 from agents.selectors import conversation_get, message_checkpoint_state
@@ -227,7 +228,8 @@ async def _save_turn_shielded(*, status: str, **kwargs: Any) -> Message:
         "ok": Message.Status.COMPLETE,
         "interrupted": Message.Status.INTERRUPTED,
     }.get(status, Message.Status.ERROR)
-    return await asyncio.shield(sync_to_async(_save_turn)(status=message_status, **kwargs))
+    save = through_outage(_save_turn)  # a short database outage delays the save, not loses it
+    return await asyncio.shield(sync_to_async(save)(status=message_status, **kwargs))
 
 
 def _retrieve(

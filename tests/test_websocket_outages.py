@@ -10,10 +10,12 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from channels.db import database_sync_to_async
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
+from agents.models import Message
 from agents.services import conversation_create
 from agents.tests.test_websocket import FILING, connect
 from config import embedded
@@ -145,4 +147,55 @@ async def test_redis_restarted_under_a_stream_the_stream_finishes_and_the_socket
     await ws.send_json_to({"type": "ask", "question": "Glueworks capital expenditures 2018"})
     again = await frames_until(ws, {"end", "error"})
     assert (again[-1]["type"], again[-1].get("status")) == ("end", "complete")
+    await ws.disconnect()
+
+
+@pytest.fixture
+def main_backend() -> tuple[int, dict]:
+    """The test thread's own Postgres backend (spared below) and the parameters to connect."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = int(cursor.fetchone()[0])
+    return pid, connection.get_connection_params()
+
+
+def terminate_other_backends(spare: int, params: dict) -> int:
+    """What a database restart does to the app's open connections (the test thread's spared)."""
+    import psycopg
+
+    with psycopg.connect(**params, autocommit=True) as admin:
+        rows = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid NOT IN (pg_backend_pid(), %s)",
+            [spare],
+        ).fetchall()
+    return len(rows)
+
+
+async def test_a_database_restart_as_a_turn_ends_delays_its_save_but_keeps_the_answer(
+    world, llm_env, settings, main_backend
+):
+    analyst, conversation = world
+    settings.TURN_SAVE_OUTAGE_SECONDS = 20
+    llm_env.script(slow(" ".join(["word"] * 30), delay=0.05), api="anthropic")
+    ws = connect(f"/ws/conversations/{conversation.pk}/", analyst.raw_key)
+    assert (await ws.connect())[0]
+    await ws.send_json_to({"type": "ask", "question": "Glueworks net sales 2018"})
+    frames = [await ws.receive_json_from(timeout=30)]
+    while [f["type"] for f in frames].count("token") < 3:
+        frames.append(await ws.receive_json_from(timeout=30))
+
+    # The database goes away mid-stream (open connections cut, new ones refused) for 2 s.
+    saved_settings = take_database_down()
+    await asyncio.to_thread(terminate_other_backends, *main_backend)
+    asyncio.get_running_loop().call_later(2, bring_database_back, saved_settings)
+    frames += await frames_until(ws, {"end"})
+
+    assert frames[-1]["status"] == "complete"
+    assert "turn_not_saved" not in str(frames)
+    message = await database_sync_to_async(
+        lambda: Message.objects.get(conversation=conversation, role="assistant")
+    )()
+    assert message.status == "complete"
+    assert message.content.startswith("word word")
     await ws.disconnect()

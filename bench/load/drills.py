@@ -294,6 +294,7 @@ def drill_postgres(ctx: dict[str, Any]) -> dict[str, Any]:
     after = window(samples, seen["up_at"] + 5, time.time())
     errors_after = [s for s in after if not s.get("ok")]
     status, headers, body = seen["during"]
+    headers = {k.lower(): v for k, v in headers.items()}  # uvicorn sends them in lower case
     is_json = body.startswith("{")
     cut = ws_cut(samples)
     db = database_checks(since)
@@ -316,8 +317,8 @@ def drill_postgres(ctx: dict[str, Any]) -> dict[str, Any]:
         (
             "a question during the outage: JSON 503 with Retry-After",
             f"{status} {'JSON' if is_json else 'not JSON'} "
-            f"Retry-After={headers.get('Retry-After')}",
-            status == 503 and is_json and bool(headers.get("Retry-After")),
+            f"Retry-After={headers.get('retry-after')}",
+            status == 503 and is_json and bool(headers.get("retry-after")),
         ),
         ("no budget hold left", db["active_holds"], db["active_holds"] == 0),
         (

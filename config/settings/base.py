@@ -392,6 +392,9 @@ API_KEY_LAST_USED_RESOLUTION_SECONDS = env.int("API_KEY_LAST_USED_RESOLUTION_SEC
 DEFAULT_TIER = env("DEFAULT_TIER", default="free")
 # Retry-After of a 503 when the database or Redis is unreachable.
 API_RETRY_AFTER_SECONDS = env.int("API_RETRY_AFTER_SECONDS", default=5)
+# How long a finished turn keeps retrying its save through a database outage (agents.outage_retry)
+# before it gives up and tells the client the answer was not saved.
+TURN_SAVE_OUTAGE_SECONDS = env.int("TURN_SAVE_OUTAGE_SECONDS", default=20)
 
 # A stopping web process (config/server.py) lets the turns in flight run this long, then ends
 # them as interrupted; config/gunicorn.py kills a worker still alive 5 s later.
