@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
@@ -138,7 +138,9 @@ def _upload_quota_count(request: HttpRequest, membership: Membership) -> None:
     tenant quota; retrieval does not import billing) with the REST upload's scope. Raises the
     throttle's ApplicationError (rate_limited, 429 with Retry-After) when over."""
     view = SimpleNamespace(throttle_scope="upload", membership=membership)
-    for throttle_class in api_settings.DEFAULT_THROTTLE_CLASSES:
+    # DRF's throttles read only request.method and the view's attributes named here.
+    throttles = cast(list[Any], api_settings.DEFAULT_THROTTLE_CLASSES)
+    for throttle_class in throttles:
         if not throttle_class().allow_request(request, view):
             raise ApplicationError("Too many uploads; wait a minute and try again.")
 
