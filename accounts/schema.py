@@ -65,6 +65,7 @@ OPERATION_ERRORS = {
         "422": "The question contains personal data and the workspace's policy blocks it.",
     },
     ("/documents", "post"): {"422": "The document could not be accepted."},
+    ("/search", "post"): {"402": "The monthly budget is exhausted."},
 }
 
 

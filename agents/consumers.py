@@ -15,6 +15,7 @@ from accounts.errors import ApplicationError, PermissionDenied
 from accounts.ws_auth import socket_authorize_async
 from agents import turns
 from agents.turns.frames import EndFrame, error_frame
+from agents.ws_failures import turn_failure_report
 from monitoring import draining
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -56,7 +57,10 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         if text_data is None or content is None:
             await self._malformed()
             return
-        await self.receive_json(content)
+        try:
+            await self.receive_json(content)
+        except Exception as exc:
+            await turn_failure_report(self.send_json, exc)
 
     async def _malformed(self) -> None:
         await self.send_json(
@@ -118,6 +122,13 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
                     await self._close_if_draining()
                     return
                 await self._stream(self.prepared)
+            except Exception as exc:
+                await turn_failure_report(
+                    self.send_json,
+                    exc,
+                    prepared=self.prepared,
+                    conversation_id=self.conversation_id,
+                )
             finally:
                 # Over once its last frame is sent: the next question may come before the cleanup.
                 self.turn_active = False

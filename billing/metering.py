@@ -21,9 +21,11 @@ from accounts.selectors import tenant_quota_get
 from billing.contracts import UsageLine
 from billing.pricing import embedding_model
 from billing.ratelimit import request_count
-from billing.services import ledger_line_record
+from billing.services import budget_reserve, ledger_line_record, reservation_settle
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# Scopes whose operations are billed (api_usage_record): refused once the month is used up.
+BILLED_SCOPES = ("search",)
 
 
 class TenantQuotaThrottle(BaseThrottle):
@@ -31,7 +33,8 @@ class TenantQuotaThrottle(BaseThrottle):
     the member's and the workspace's requests-per-minute (the same GCRA buckets as questions).
 
     Raises RateLimitExceeded (429 with Retry-After) itself, so the answer carries the limit's
-    headers; RateLimiterUnavailable (503) when Redis is down and the limiter fails closed.
+    headers; RateLimiterUnavailable (503) when Redis is down and the limiter fails closed; for a
+    billed scope (search), BudgetExhausted (402) once the month's budget is used up.
     """
 
     def allow_request(self, request: Request, view: Any) -> bool:
@@ -41,8 +44,28 @@ class TenantQuotaThrottle(BaseThrottle):
         if membership is None:  # not a tenant view: nothing to count against
             return True
         tenant = membership.tenant
-        request_count(tenant=tenant, user=membership.user, quota=tenant_quota_get(tenant=tenant))
+        quota = tenant_quota_get(tenant=tenant)
+        request_count(tenant=tenant, user=membership.user, quota=quota)
+        if view.throttle_scope in BILLED_SCOPES:
+            budget_left_check(membership=membership, quota=quota)
         return True
+
+
+def budget_left_check(*, membership: Any, quota: Any = None) -> None:
+    """Refuse a billed operation once the workspace's month (or the member's cap) is used up,
+    with the 402 budget_exhausted a question gets: a zero hold through budget_reserve (the same
+    refusal, limits and reset date), released at once. A search costs a fraction of a cent, so
+    nothing is held for it while it runs; its ledger line follows it."""
+    hold = budget_reserve(
+        tenant=membership.tenant,
+        user=membership.user,
+        query_id=uuid.uuid4(),
+        amount_usd=Decimal(0),
+        tokens=0,
+        quota=quota,
+        user_cap_usd=getattr(membership, "monthly_budget_usd_cap", None),
+    )
+    reservation_settle(reservation=hold, tenant=membership.tenant)
 
 
 def api_usage_record(*, tenant: Tenant, user: User, operation: str, input_tokens: int) -> Decimal:

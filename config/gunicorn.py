@@ -31,6 +31,11 @@ accesslog = env("WEB_ACCESS_LOG", default="") or None
 errorlog = "-"
 loglevel = "warning"
 proc_name = "finrag-web"
+# Each worker loads the embedding model and the PII recognisers before it takes requests
+# (post_worker_init). Loaded lazily, a worker's first turns all waited behind the import of the
+# ML stack: 25-45 s for every turn begun in the first 20 s of make loadtest, on a worker the
+# warm-up had not reached. A boot must stay within `timeout` (WEB_WORKER_TIMEOUT).
+WEB_PRELOAD_MODELS = env.bool("WEB_PRELOAD_MODELS", default=True)
 
 # Prometheus multiprocess mode: every worker writes its metrics to files in this directory and
 # /metrics merges them. on_starting exports it before the workers fork, so prometheus_client
@@ -56,3 +61,21 @@ def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def models_preload() -> None:
+    """Load what the first turn of a worker would otherwise load: MiniLM (not an API embedder,
+    which has nothing to load) and the PII analyzer."""
+    # Imported by name: this file is read by the gunicorn master too, before Django is set up.
+    embeddings = importlib.import_module("retrieval.embeddings")
+    pii = importlib.import_module("monitoring.pii")
+    embedder = embeddings.get_embedder()
+    if isinstance(embedder, embeddings.MiniLMEmbedder):
+        embedder.embed_query("warm-up")
+    pii.pii_scrub_for_logs("warm-up: call 212-555-0147")
+
+
+def post_worker_init(worker: Any) -> None:
+    """After the worker loaded the application, before it serves: preload the models."""
+    if WEB_PRELOAD_MODELS:
+        models_preload()

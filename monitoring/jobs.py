@@ -47,7 +47,9 @@ class JobRun:
 
     def as_dict(self) -> dict[str, Any]:
         result = (
-            self.result if isinstance(self.result, int | float | str | None) else str(self.result)
+            self.result
+            if isinstance(self.result, int | float | str | dict | list | None)
+            else str(self.result)
         )
         return {"job": self.job, "ran": self.ran, "result": result, "seconds": self.seconds}
 

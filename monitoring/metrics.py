@@ -61,6 +61,13 @@ QUERY_LATENCY = Histogram(
     # 5 s is the latency SLO, so it is a bucket boundary and the p95 alert is exact there.
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60),
 )
+TIME_TO_FIRST_TOKEN = Histogram(
+    "rag_time_to_first_token_seconds",
+    "Wall time from the start of a question's run (before retrieval) to the first answer text "
+    "the model stream yields, failed attempts and failovers included.",
+    # 2 s is the time-to-first-token SLO, so it is a bucket boundary.
+    buckets=(0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 15, 20, 30),
+)
 TOKENS_PER_QUERY = Histogram(
     "rag_tokens_per_query",
     "Input plus output tokens used by one question, by provider.",
@@ -195,7 +202,7 @@ RATE_LIMITED = Counter(
 )
 REDIS_ERRORS = Counter(
     "rag_redis_errors_total",
-    "Redis failures, by component and the policy applied (fail_open, fail_closed).",
+    "Redis failures, by component and the policy applied (fail_open, fail_closed, retry).",
     ["component", "policy"],
 )
 
@@ -286,6 +293,7 @@ _METRICS = (
     TOKENS,
     COST_USD,
     QUERY_LATENCY,
+    TIME_TO_FIRST_TOKEN,
     TOKENS_PER_QUERY,
     TOKEN_ESTIMATE_ERROR,
     ACTIVE_CONVERSATIONS,

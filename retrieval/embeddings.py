@@ -93,10 +93,20 @@ def _autocast(precision: str) -> Iterator[None]:
 
 
 _MODEL_LOCK = threading.Lock()
+_MODEL_LOAD_LOCK = threading.Lock()
+
+
+def _minilm_model() -> Any:
+    """The process's one MiniLM model. lru_cache alone does not stop concurrent first calls from
+    each loading a copy: a cold gunicorn worker that met 50 turns at once loaded it dozens of
+    times and stalled every turn for 25-30 s (make loadtest); the first caller loads it, the
+    others wait for that copy."""
+    with _MODEL_LOAD_LOCK:
+        return _minilm_model_load()
 
 
 @lru_cache(maxsize=1)
-def _minilm_model() -> Any:
+def _minilm_model_load() -> Any:
     # The model ships inside a package; never let a missing file send us to the network.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

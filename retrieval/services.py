@@ -8,7 +8,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -476,10 +476,12 @@ def document_ingest_attempt_begin(*, document_id: int, max_attempts: int) -> boo
     delivery after the last allowed one marks the document failed without touching the file.
     A ready document is not counted (document_ingest returns at once for it).
     """
+    # updated_at marks when this delivery began: documents_stuck_sweep reads it (update() does
+    # not touch auto_now fields by itself).
     counted = (
         Document.objects.filter(pk=document_id, ingest_attempts__lt=max_attempts)
         .exclude(status=Document.Status.READY)
-        .update(ingest_attempts=F("ingest_attempts") + 1)
+        .update(ingest_attempts=F("ingest_attempts") + 1, updated_at=timezone.now())
     )
     if counted:
         return True
@@ -496,6 +498,69 @@ def document_ingest_attempt_begin(*, document_id: int, max_attempts: int) -> boo
         ),
     )
     return False
+
+
+@dataclass(frozen=True)
+class StuckSweep:
+    """What one documents_stuck_sweep did: documents sent to the workers again, and failed."""
+
+    requeued: list[int]
+    failed: list[int]
+
+    def as_dict(self) -> dict[str, list[int]]:
+        return {"requeued": self.requeued, "failed": self.failed}
+
+
+def documents_stuck_sweep(
+    *, stuck_after: timedelta, max_attempts: int, enqueue: Callable[[int], None]
+) -> StuckSweep:
+    """Rescue documents left "processing" by an ingestion that no longer runs.
+
+    Each delivery of the ingestion task stamps updated_at when it begins, and the task's hard
+    time limit ends any delivery within INGEST_TASK_TIME_LIMIT: a document still "processing"
+    `stuck_after` (that limit plus a margin) after its last delivery began has no worker on it
+    (a worker SIGKILLed with its whole process group, a broker that lost the message). Below
+    `max_attempts` deliveries it is queued again (`enqueue(document_id)`); at the limit it is
+    failed with the reason. Each document is claimed with a conditional update, so two sweeps
+    at once never both act on it, and a repeat finds nothing to do.
+    """
+    now = timezone.now()
+    cutoff = now - stuck_after
+    requeued: list[int] = []
+    failed: list[int] = []
+    stuck = Document.objects.filter(
+        status=Document.Status.PROCESSING, updated_at__lt=cutoff
+    ).values_list("pk", "ingest_attempts")
+    for document_id, attempts in list(stuck):
+        claimed = Document.objects.filter(
+            pk=document_id, status=Document.Status.PROCESSING, updated_at__lt=cutoff
+        ).update(updated_at=now)
+        if not claimed:
+            continue
+        if attempts < max_attempts:
+            logger.warning(
+                "Document %s stuck processing since %s (attempt %s of %s): queued again",
+                document_id,
+                cutoff,
+                attempts,
+                max_attempts,
+            )
+            enqueue(document_id)
+            requeued.append(document_id)
+            continue
+        logger.warning(
+            "Document %s stuck processing after %s attempts: failed", document_id, attempts
+        )
+        _record_failure(
+            document_id=document_id,
+            code="ingest_stuck",
+            message=(
+                f"Ingestion stopped without finishing {attempts} times (the ingestion worker "
+                "was lost each time). Try another copy of the file, or split it."
+            ),
+        )
+        failed.append(document_id)
+    return StuckSweep(requeued=requeued, failed=failed)
 
 
 def document_reingest(

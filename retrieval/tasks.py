@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from celery import Task, shared_task
@@ -9,6 +10,7 @@ from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 
+from monitoring.jobs import scheduled_job
 from retrieval import services
 
 TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
@@ -98,3 +100,17 @@ def document_ingest_enqueue(document_id: int, *, queue: str | None = None) -> No
     if queue:
         options["queue"] = queue
     document_ingest_task.apply_async(args=[document_id], **options)
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=3, acks_late=True)
+@scheduled_job("ingest-stuck-sweep")
+def documents_stuck_sweep_task() -> dict[str, list[int]]:
+    """Queue again (or fail, past INGEST_TASK_MAX_ATTEMPTS) documents left "processing" longer
+    than INGEST_TASK_TIME_LIMIT + INGEST_STUCK_MARGIN_SECONDS after their last delivery began."""
+    return services.documents_stuck_sweep(
+        stuck_after=timedelta(
+            seconds=settings.INGEST_TASK_TIME_LIMIT + settings.INGEST_STUCK_MARGIN_SECONDS
+        ),
+        max_attempts=settings.INGEST_TASK_MAX_ATTEMPTS,
+        enqueue=document_ingest_enqueue,
+    ).as_dict()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
@@ -11,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from rest_framework.settings import api_settings
 
 from accounts.errors import ApplicationError, NotFound
 from accounts.models import Membership, Tenant
@@ -130,6 +132,19 @@ def document_library(request: HttpRequest, membership: Membership) -> HttpRespon
     )
 
 
+def _upload_quota_count(request: HttpRequest, membership: Membership) -> None:
+    """Count a web upload against the member's and the workspace's requests per minute, as the
+    REST upload is: the same throttles (REST_FRAMEWORK's DEFAULT_THROTTLE_CLASSES, billing's
+    tenant quota; retrieval does not import billing) with the REST upload's scope. Raises the
+    throttle's ApplicationError (rate_limited, 429 with Retry-After) when over."""
+    view = SimpleNamespace(throttle_scope="upload", membership=membership)
+    # DRF's throttles read only request.method and the view's attributes named here.
+    throttles = cast(list[Any], api_settings.DEFAULT_THROTTLE_CLASSES)
+    for throttle_class in throttles:
+        if not throttle_class().allow_request(request, view):
+            raise ApplicationError("Too many uploads; wait a minute and try again.")
+
+
 @require_POST
 @workspace_required
 def document_upload(request: HttpRequest, membership: Membership) -> HttpResponse:
@@ -138,6 +153,24 @@ def document_upload(request: HttpRequest, membership: Membership) -> HttpRespons
     if not membership.can_write:
         messages.error(request, "Your role can read the library but not upload to it.")
         return redirect("documents")
+    try:
+        _upload_quota_count(request, membership)
+    except ApplicationError as exc:
+        messages.error(request, f"Nothing was uploaded: {exc.message}")
+        response = page(
+            request,
+            "retrieval/library.html",
+            membership=membership,
+            section="documents",
+            status=getattr(exc, "status_code", 429),
+            **_library_context(request, membership),
+        )
+        for header, value in getattr(exc, "headers", {}).items():
+            response[header] = value
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            response["Retry-After"] = str(retry_after)
+        return response
     form = DocumentUploadForm(request.POST)
     files = request.FILES.getlist("files")
     if not files:

@@ -60,3 +60,90 @@ def test_env_example_can_be_copied_to_env_as_it_is():
         assert name.isupper(), line
         assert value, f"{name} is set to an empty value; comment it out instead"
         assert "#" not in value, f"{name} carries an inline comment"
+
+
+class _SmtpSink:
+    """A minimal SMTP server on 127.0.0.1 keeping what it receives (one connection at a time)."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.messages: list[dict[str, str]] = []
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(1)
+        self.port = self.server.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        connection, _ = self.server.accept()
+        with connection, connection.makefile("rwb") as stream:
+
+            def reply(line: str) -> None:
+                stream.write(f"{line}\r\n".encode())
+                stream.flush()
+
+            reply("220 sink")
+            envelope: dict[str, str] = {"rcpt": ""}
+            while raw := stream.readline():
+                command = raw.decode().strip()
+                verb = command.split(" ", 1)[0].upper()
+                if verb in ("EHLO", "HELO"):
+                    reply("250 sink")
+                elif verb == "MAIL":
+                    envelope["from"] = command
+                    reply("250 ok")
+                elif verb == "RCPT":
+                    envelope["rcpt"] += command
+                    reply("250 ok")
+                elif verb == "DATA":
+                    reply("354 go on")
+                    lines = []
+                    while (line := stream.readline().decode()) not in (".\r\n", ""):
+                        lines.append(line)
+                    envelope["data"] = "".join(lines)
+                    self.messages.append(dict(envelope))
+                    reply("250 queued")
+                elif verb == "QUIT":
+                    reply("221 bye")
+                    return
+                else:
+                    reply("250 ok")
+
+
+def test_production_sends_mail_through_the_configured_smtp_server():
+    from django.conf import settings
+
+    sink = _SmtpSink()
+    env = {
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "SECRET_KEY": "x" * 20 + "production-secret-for-the-mail-check-0123456789abcdef",
+        "DATABASE_URL": "postgres://finrag:secret@db.internal:5432/finrag",
+        "REDIS_URL": settings.REDIS_URL,
+        "ALLOWED_HOSTS": "rag.example.com",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(sink.port),
+        "EMAIL_USE_TLS": "false",
+        "DEFAULT_FROM_EMAIL": "FinRAG alerts <alerts@rag.example.com>",
+    }
+    send = (
+        "from django.core.mail import send_mail; "
+        "send_mail('Tenant acme has 8% of its dollar allowance left', 'body', None, "
+        "['owner@acme.example'])"
+    )
+    result = run_manage("shell", "-c", send, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    sink.thread.join(timeout=10)
+    (message,) = sink.messages
+    assert "alerts@rag.example.com" in message["from"]
+    assert "owner@acme.example" in message["rcpt"]
+    assert "Subject: Tenant acme has 8% of its dollar allowance left" in message["data"]
+
+
+def test_starttls_and_implicit_tls_together_are_refused():
+    env = {"DJANGO_SETTINGS_MODULE": "config.settings.local", "EMAIL_USE_SSL": "true"}
+    result = run_manage("check", env=env)
+    assert result.returncode != 0
+    assert "EMAIL_USE_TLS" in result.stderr

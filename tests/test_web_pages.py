@@ -636,3 +636,25 @@ def test_no_page_loads_anything_from_another_host(analyst):
     Client().logout()
     for url in loads.findall(Client().get("/login/").content.decode()):
         assert url.startswith(("/", "data:")), url
+
+
+def test_web_uploads_count_against_the_rate_limit_like_the_rest_upload(analyst):
+    Tenant.objects.filter(pk=analyst.tenant.pk).update(
+        requests_per_minute_user_override=2, requests_per_minute_tenant_override=2
+    )
+    client = signed_in(analyst)
+    statuses = []
+    for n in range(3):
+        upload = SimpleUploadedFile(f"{n}.txt", f"Revenue was up {n}.".encode())
+        response = client.post("/documents/upload", {"files": [upload], "doc_type": "other"})
+        statuses.append(response.status_code)
+    assert statuses[:2] != [429, 429]
+    assert statuses[2] == 429
+    assert int(response["Retry-After"]) > 0
+    assert "Nothing was uploaded" in response.content.decode()
+    assert Document.objects.filter(tenant=analyst.tenant).count() == 2
+    # The REST upload shares the same minute: it is refused too.
+    rest = analyst.client().post(
+        "/api/v1/documents", {"files": [SimpleUploadedFile("r.txt", b"Revenue was up.")]}
+    )
+    assert rest.status_code == 429

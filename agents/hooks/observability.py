@@ -12,14 +12,14 @@ import asyncio
 import itertools
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from agents.contracts import AttemptRecord, ModelRequest
-from agents.pipeline import Hook, RunOutcome, ToolCall
+from agents.contracts import AttemptRecord, ModelRequest, StreamEvent, TextDelta
+from agents.pipeline import Hook, ModelCall, RunOutcome, ToolCall
 from agents.providers.breakers import breaker_states
 from agents.tools import ToolResult
 from agents.turns.turn import Turn
@@ -95,6 +95,38 @@ class FailoverMetricsHook(Hook):
                 from_provider=from_provider, to_provider=to_provider
             ).inc()
         circuit_states_publish()
+
+
+class TimeToFirstTokenHook(Hook):
+    """wrap_model_call: rag_time_to_first_token_seconds, once per question (the SLO: p95 < 2 s).
+
+    The clock is the turn's own (`turn.timings.started`, before rate limits, retrieval and the
+    budget hold) and stops at the first answer text the wrapped stream yields, so failed attempts,
+    backoff and failovers before it count, as the user waits through them. The stack lists it
+    just outside the answer cache and the failover chain so that it wraps both. A question that
+    never gets text is not observed (its error shows in rag_queries_total).
+    """
+
+    name = "time_to_first_token"
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def wrap_model_call(self, turn: Turn, call: ModelCall) -> ModelCall:
+        async def timed(request: ModelRequest) -> AsyncIterator[StreamEvent]:
+            stream = call(request)
+            try:
+                async for event in stream:
+                    if isinstance(event, TextDelta) and event.text and not self.seen:
+                        self.seen = True
+                        metrics.TIME_TO_FIRST_TOKEN.observe(turn.timings.elapsed_s)
+                    yield event
+            finally:
+                close = getattr(stream, "aclose", None)
+                if close is not None:
+                    await close()
+
+        return timed
 
 
 class QueryLogHook(Hook):

@@ -6,7 +6,8 @@ Wrappers nest with the first listed outermost and after_agent runs in this order
 - rate limits come before any work, then PII masking and the context trim shape the prompt before
   the budget prices it;
 - hooks settings.AGENT_HOOKS adds go next (after billing's hold, inside its settlement);
-- the answer cache sits just outside the failover chain, so a hit never calls a provider;
+- the time-to-first-token clock wraps the answer cache, which sits just outside the failover
+  chain, so a hit never calls a provider;
 - observability closes the stack, tracing last, so the log line and trace see final cost and
   status.
 Settings may add hooks; they cannot remove or repeat one of these (billing, tenancy, tracing).
@@ -30,7 +31,12 @@ from agents.hooks.core import (
     UsageHook,
 )
 from agents.hooks.drain import DrainHook
-from agents.hooks.observability import FailoverMetricsHook, QueryLogHook, TracingHook
+from agents.hooks.observability import (
+    FailoverMetricsHook,
+    QueryLogHook,
+    TimeToFirstTokenHook,
+    TracingHook,
+)
 from agents.pipeline import Hook
 
 # Before the hooks settings add.
@@ -45,6 +51,7 @@ OUTER_HOOKS: tuple[type[Hook], ...] = (
 )
 # After them: the provider side, then observability.
 INNER_HOOKS: tuple[type[Hook], ...] = (
+    TimeToFirstTokenHook,
     AnswerCacheHook,
     FailoverHook,
     UsageHook,

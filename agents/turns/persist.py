@@ -12,6 +12,7 @@ from asgiref.sync import sync_to_async
 from django.db import transaction
 
 from agents.models import Checkpoint, Conversation, Message
+from agents.outage_retry import through_outage
 from agents.turns.turn import Turn
 from billing.services.ledger import query_answer_totals
 
@@ -107,6 +108,5 @@ def turn_save(*, turn: Turn, record: TurnRecord, question: Message) -> Message:
 
 async def turn_save_shielded(*, turn: Turn, record: TurnRecord, question: Message) -> Message:
     """turn_save from a stream that may be cancelled: the save itself is never cut short."""
-    return await asyncio.shield(
-        sync_to_async(turn_save)(turn=turn, record=record, question=question)
-    )
+    save = through_outage(turn_save)  # a short database outage delays the save, not loses it
+    return await asyncio.shield(sync_to_async(save)(turn=turn, record=record, question=question))

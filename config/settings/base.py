@@ -138,7 +138,7 @@ CACHES: dict[str, Any] = {
 
 CHANNEL_LAYERS: dict[str, Any] = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "config.channel_layers.ReconnectingRedisChannelLayer",
         # redis-py 8.1 reads with a 5 s socket timeout by default, the same 5 s that
         # channels_redis blocks in BZPOPMIN, so idle websockets died; read longer than that.
         "CONFIG": {
@@ -171,6 +171,18 @@ CELERY_TIMEZONE = "UTC"
 INGEST_TASK_MAX_ATTEMPTS = env.int("INGEST_TASK_MAX_ATTEMPTS", default=3)
 INGEST_TASK_SOFT_TIME_LIMIT = env.int("INGEST_TASK_SOFT_TIME_LIMIT", default=900)
 INGEST_TASK_TIME_LIMIT = env.int("INGEST_TASK_TIME_LIMIT", default=960)
+# A document still "processing" this long after its time limit has no worker on it (a worker
+# killed with its whole process group, a lost message): the ingest-stuck-sweep job queues it
+# again, or fails it with the reason once its attempts are spent (retrieval.services).
+INGEST_STUCK_MARGIN_SECONDS = env.int("INGEST_STUCK_MARGIN_SECONDS", default=300)
+# Redis hands an unacknowledged (acks-late) message to another worker after visibility_timeout;
+# kombu's default is 1 h, so a worker killed mid-ingest held its document for an hour. It must
+# exceed the longest task (the ingestion hard limit), or a running task is delivered twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int(
+        "CELERY_VISIBILITY_TIMEOUT", default=(INGEST_TASK_TIME_LIMIT or 3600) + 60
+    )
+}
 
 # django-axes first: it refuses a sign-in once AXES_FAILURE_LIMIT attempts for that email from
 # that address have failed, for AXES_COOLOFF_MINUTES (the web sign-in and the admin's).
@@ -220,6 +232,12 @@ SCHEDULED_JOBS: dict[str, dict[str, Any]] = {
         "task": "billing.tasks.reservations_expire_task",
         "schedule": crontab(minute="*/5"),
         "options": {"expires": 5 * 60},
+    },
+    # Every minute: documents left "processing" by a lost ingestion worker.
+    "ingest-stuck-sweep": {
+        "task": "retrieval.tasks.documents_stuck_sweep_task",
+        "schedule": crontab(),
+        "options": {"expires": 60},
     },
     "stream-slots-expire": {
         "task": "billing.tasks.stream_slots_expire_task",
@@ -374,6 +392,9 @@ API_KEY_LAST_USED_RESOLUTION_SECONDS = env.int("API_KEY_LAST_USED_RESOLUTION_SEC
 DEFAULT_TIER = env("DEFAULT_TIER", default="free")
 # Retry-After of a 503 when the database or Redis is unreachable.
 API_RETRY_AFTER_SECONDS = env.int("API_RETRY_AFTER_SECONDS", default=5)
+# How long a finished turn keeps retrying its save through a database outage (agents.outage_retry)
+# before it gives up and tells the client the answer was not saved.
+TURN_SAVE_OUTAGE_SECONDS = env.int("TURN_SAVE_OUTAGE_SECONDS", default=20)
 
 # A stopping web process (config/server.py) lets the turns in flight run this long, then ends
 # them as interrupted; config/gunicorn.py kills a worker still alive 5 s later.
@@ -450,6 +471,21 @@ BILLING_REDIS_URL: str = env("BILLING_REDIS_URL", default=REDIS_URL)
 BILLING_REDIS_PREFIX = env("BILLING_REDIS_PREFIX", default="finrag:billing")
 BILLING_REDIS_TIMEOUT_SECONDS = env.float("BILLING_REDIS_TIMEOUT_SECONDS", default=0.25)
 BILLING_PRICE_CACHE_SECONDS = env.int("BILLING_PRICE_CACHE_SECONDS", default=60)
+# --- Outgoing e-mail: budget warnings and alert e-mails to tenant admins. Django's SMTP backend
+# unless EMAIL_BACKEND says otherwise (local.py prints mail to the console, test.py keeps it in
+# memory). EMAIL_USE_TLS is STARTTLS (usually port 587), EMAIL_USE_SSL implicit TLS (465).
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set EMAIL_USE_TLS (STARTTLS) or EMAIL_USE_SSL, not both.")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="FinRAG <noreply@finrag.local>")
+SERVER_EMAIL = env("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 BILLING_EMAIL_FROM = env("BILLING_EMAIL_FROM", default="FinRAG billing <billing@finrag.local>")
 BILLING_ROUTING_TARGET = env("BILLING_ROUTING_TARGET", default="")
 BILLING_ROUTING_SHORT_ANSWER_TOKENS = env.int("BILLING_ROUTING_SHORT_ANSWER_TOKENS", default=300)

@@ -32,6 +32,8 @@ REFERENCE_ALERTS = {
     "ProviderOutage",
     "PIIDetectionFailure",
 }
+# Ours besides: the time-to-first-token SLO (p95 < 2 s) has no metric in the reference.
+OWN_ALERTS = {"HighTimeToFirstToken"}
 
 
 def _rules() -> list[dict]:
@@ -47,7 +49,7 @@ def _promtool(*args: str, cwd: Path = PROMETHEUS) -> subprocess.CompletedProcess
 
 
 def test_every_alert_of_the_operations_reference_has_a_rule():
-    assert {rule["alert"] for rule in _rules()} == REFERENCE_ALERTS
+    assert {rule["alert"] for rule in _rules()} == REFERENCE_ALERTS | OWN_ALERTS
 
 
 def test_alert_rules_name_only_metrics_the_service_exports():
@@ -77,8 +79,8 @@ def test_every_alert_has_a_unit_test_where_it_fires_and_one_where_it_stays_quiet
     for case in tests:
         for check in case.get("alert_rule_test", []):
             (fires if check.get("exp_alerts") else quiet).add(check["alertname"])
-    assert fires == REFERENCE_ALERTS
-    assert quiet == REFERENCE_ALERTS
+    assert fires == REFERENCE_ALERTS | OWN_ALERTS
+    assert quiet == REFERENCE_ALERTS | OWN_ALERTS
 
 
 @requires_promtool

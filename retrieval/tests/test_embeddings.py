@@ -53,3 +53,28 @@ def test_a_query_is_embedded_in_fp32_whatever_the_document_precision():
 def test_an_unknown_precision_is_refused():
     with pytest.raises(EmbeddingUnavailable):
         MiniLMEmbedder(precision="fp8")
+
+
+def test_concurrent_first_calls_load_the_model_once():
+    """A cold worker meeting many turns at once shares one model instead of loading a copy per
+    thread (which stalled every turn of a load test for 25-30 s)."""
+    import threading
+
+    from retrieval import embeddings
+
+    embeddings._minilm_model_load.cache_clear()
+    barrier = threading.Barrier(4)
+    models: list[object] = []
+
+    def first_call() -> None:
+        barrier.wait(timeout=30)
+        models.append(embeddings._minilm_model())
+
+    threads = [threading.Thread(target=first_call) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(models) == 4
+    assert all(model is models[0] for model in models)
+    assert embeddings._minilm_model_load.cache_info().misses == 1

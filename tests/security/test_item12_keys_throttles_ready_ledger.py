@@ -3,6 +3,8 @@ search is billed; /ready keeps failure causes to the log; the ledger refuses TRU
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DatabaseError, connection, transaction
@@ -107,3 +109,46 @@ def test_the_ledger_refuses_truncate(analyst):
     with pytest.raises(DatabaseError, match="append-only"):
         truncate_ledger_as_production_would()
     assert LedgerEntry.objects.filter(tenant=analyst.tenant).exists()
+
+
+def test_a_search_is_refused_like_a_question_once_the_budget_is_used_up(analyst):
+    from decimal import Decimal
+
+    from billing.services import QueryTotals, budget_reserve, reservation_settle
+    from billing.tests.test_budgets import set_budget
+
+    set_budget(analyst.tenant, "1")
+    client = analyst.client()
+    first = client.post("/api/v1/search", {"query": "Glueworks net sales"}, format="json")
+    assert first.status_code == 200
+    # A question that cost $1.50 of the $1 budget (its hold was $0.40).
+    hold = budget_reserve(
+        tenant=analyst.tenant,
+        user=analyst.user,
+        query_id=uuid.uuid4(),
+        amount_usd=Decimal("0.4"),
+        tokens=100,
+    )
+    spent = QueryTotals(
+        cost_usd=Decimal("1.5"),
+        tokens=100,
+        input_tokens=100,
+        output_tokens=0,
+        cached_input_tokens=0,
+        cost_saved_usd=Decimal(0),
+        cache_hit=False,
+    )
+    reservation_settle(reservation=hold, totals=spent)
+    entries = LedgerEntry.objects.filter(tenant=analyst.tenant).count()
+
+    refused = client.post("/api/v1/search", {"query": "Glueworks net sales"}, format="json")
+    assert refused.status_code == 402
+    error = refused.json()["error"]
+    assert error["code"] == "budget_exhausted"
+    assert error["details"]["resets_at"]
+    assert LedgerEntry.objects.filter(tenant=analyst.tenant).count() == entries  # not billed
+    asked = analyst.client().post("/api/v1/conversations", {}, format="json").json()["id"]
+    question = client.post(
+        f"/api/v1/conversations/{asked}/messages", {"question": "Net sales?"}, format="json"
+    )
+    assert question.json()["error"]["code"] == error["code"]  # the same refusal as a question
