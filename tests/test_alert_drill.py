@@ -41,9 +41,9 @@ from django.db import connection, connections, transaction
 
 from agents.tests.support import ask, glueworks_ingest
 from billing.tests.test_budgets import set_budget
-from monitoring import pii
 from monitoring.health import db_connection_usage
 from monitoring.models import AlertNotification
+from monitoring.pii import detection as pii_detection
 from tests.fakes.llm_server import ok, server_error, slow
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
@@ -340,12 +340,12 @@ def test_every_alert_fires_end_to_end_and_ordinary_traffic_fires_only_the_budget
     wait_firing(prometheus, {"ErrorRateSpike", "ProviderOutage"})
 
     # The PII detector raises on a text: that question is refused, not sent unmasked.
-    original = pii._whole_text_findings
+    original = pii_detection._whole_text_findings
 
     def crashing_recogniser(**kwargs):
         raise RuntimeError("a recogniser crashed")
 
-    pii._whole_text_findings = crashing_recogniser  # type: ignore[assignment]
+    pii_detection._whole_text_findings = crashing_recogniser  # type: ignore[assignment]
     client = acme.client()
     client.raise_request_exception = False  # the server answers; the test must not re-raise
     conversation = client.post("/api/v1/conversations", {}, format="json").json()["id"]
@@ -356,7 +356,7 @@ def test_every_alert_fires_end_to_end_and_ordinary_traffic_fires_only_the_budget
             format="json",
         )
     finally:
-        pii._whole_text_findings = original  # type: ignore[assignment]
+        pii_detection._whole_text_findings = original  # type: ignore[assignment]
     assert refused.status_code >= 400 or refused.json()["error"], refused.content
     wait_firing(prometheus, {"PIIDetectionFailure"})
 

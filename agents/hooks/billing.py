@@ -15,6 +15,7 @@ from asgiref.sync import sync_to_async
 from accounts.selectors import tenant_quota_get
 from agents.contracts import AttemptRecord, ModelRequest
 from agents.engines.condense import CONDENSE_MAX_TOKENS
+from agents.outage_retry import through_outage
 from agents.pipeline import Hook, RunOutcome
 from agents.tokens import count_request_tokens, estimate_tokens
 from agents.tools import tool_rounds_allowed
@@ -217,7 +218,8 @@ class BudgetHook(Hook):
             _record(turn, priced)
             return priced.cost_usd
 
-        turn.cost_usd += await sync_to_async(record)()
+        # One insert; a short database outage delays it rather than losing the attempt's cost.
+        turn.cost_usd += await sync_to_async(through_outage(record))()
 
     async def after_agent(self, turn: Turn, outcome: RunOutcome) -> None:
         reservation, turn.billing.reservation = turn.billing.reservation, None

@@ -169,7 +169,9 @@ def test_the_hook_stack_runs_in_its_designed_order():
         "PiiMaskHook",
         "ContextTrimHook",
         "BudgetHook",
-        # The cache just outside the provider chain; observability last, tracing the very last.
+        # The first-token clock wraps the cache, which sits just outside the provider chain;
+        # observability last, tracing the very last.
+        "TimeToFirstTokenHook",
         "AnswerCacheHook",
         "FailoverHook",
         "UsageHook",
