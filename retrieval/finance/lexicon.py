@@ -204,6 +204,9 @@ _INVESTMENT_TERMS = (
     r"|investments? (?:portfolio|holdings?)|(?:types?|kinds?) of (?:debt|securities)[^.?]*invest"
 )
 
+# Dividends per share: "dividends declared per common share", "dividend per share".
+_DIVIDENDS_PER_SHARE = r"dividends? (?:declared |paid )?per (?:common |ordinary )?share"
+
 METRICS: tuple[Metric, ...] = (
     Metric(
         "capital expenditure",
@@ -335,6 +338,21 @@ METRICS: tuple[Metric, ...] = (
         (r"dividends?", r"payout ratio"),
         ("dividends paid", "cash dividends", "dividends"),
         (_CF,),
+        # Dividends per share are declared amounts, printed in the equity note, Item 5 and the
+        # quarterly data, not the cash paid that the cash flow statement shows.
+        unless=_DIVIDENDS_PER_SHARE,
+    ),
+    Metric(
+        "dividends per share",
+        (_DIVIDENDS_PER_SHARE,),
+        (
+            "dividends declared per common share",
+            "dividends declared per share",
+            "dividends per common share",
+            "dividends per share",
+        ),
+        (),
+        anywhere=True,
     ),
     Metric(
         "share repurchases",

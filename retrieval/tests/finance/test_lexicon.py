@@ -146,3 +146,20 @@ def test_segment_questions_find_the_segment_results_wording():
     assert "segments" in {t.name for t in intent.topics}
     segment_page = filing_page("JPMORGAN_2021Q1_10Q", 19).lower()
     assert any(word in segment_page for word in intent.page_words)
+
+
+def test_dividends_per_share_are_declared_amounts_not_the_cash_flow_statement():
+    intent = read_question("What were dividends declared per common share in 2016?")
+
+    assert [m.name for m in intent.metrics] == ["dividends per share"]
+    assert intent.statements == ()
+    # Printed under earnings per share on Microsoft's income statement and in Lockheed Martin's
+    # selected financial data, in the equity note and Item 5 of other filings.
+    assert any(word in filing_page("MICROSOFT_2016_10K", 52).lower() for word in intent.page_words)
+    assert any(
+        word in filing_page("LOCKHEEDMARTIN_2021_10K", 30).lower() for word in intent.page_words
+    )
+    # The cash paid out is still the cash flow statement's financing row.
+    assert read_question("How much did Microsoft pay in dividends in FY2016?").statements == (
+        PageType.CASH_FLOW,
+    )
