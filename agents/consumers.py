@@ -14,7 +14,7 @@ from django.db import connections
 from accounts.errors import ApplicationError, PermissionDenied
 from accounts.ws_auth import socket_authorize_async
 from agents import turns
-from agents.turns.frames import EndFrame, error_frame
+from agents.turns.frames import EndFrame, StartFrame, error_frame
 from agents.ws_failures import turn_failure_report
 from monitoring import draining
 
@@ -100,6 +100,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             await self._refuse(exc)
             return
         self.prepared = None
+        self.turn_open = False  # between the turn's start frame and its end frame
         self.turn_active = True
         self.turn = asyncio.create_task(self._turn(question, membership))
 
@@ -126,7 +127,8 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
                 await turn_failure_report(
                     self.send_json,
                     exc,
-                    prepared=self.prepared,
+                    # An end frame only closes a turn whose start frame went out.
+                    prepared=self.prepared if self.turn_open else None,
                     conversation_id=self.conversation_id,
                 )
             finally:
@@ -137,6 +139,8 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
     async def _stream(self, prepared: turns.PreparedTurn) -> None:
         async for frame in turns.turn_stream(prepared):
             await self.send_json(frame.as_frame())
+            if isinstance(frame, StartFrame | EndFrame):
+                self.turn_open = isinstance(frame, StartFrame)
         await self._close_if_draining()
 
     async def _close_if_draining(self) -> None:

@@ -6,8 +6,8 @@ was handled or a turn prepared or streamed left the consumer's task with the exc
 client waited on a socket that said nothing (the Postgres drill of make drills). The consumer
 calls turn_failure_report() from its handlers' `except Exception`: an outage (the same exception
 classes as the REST 503) sends `service_unavailable` with `retry_after`, anything else
-`server_error`; both are logged with their traceback. When the turn was already prepared (its
-start frame may be out), an `end` frame with status "error" follows, as the client expects of
+`server_error`; both are logged with their traceback. When the turn's start frame went out, an
+`end` frame with status "error" follows, as the client expects of
 an error after the start. Cancellation (a stop, a disconnect) is a BaseException and never
 arrives here.
 """

@@ -84,6 +84,38 @@ async def test_a_question_while_the_database_is_down_gets_a_retry_frame_and_the_
     await ws.disconnect()
 
 
+async def test_a_turn_failing_before_its_start_frame_gets_an_error_and_no_stray_end_frame(
+    world, monkeypatch
+):
+    """The Postgres drill: a turn prepared while the database came back failed before its start
+    frame; an `end` sent after the error was read by the client as the end of its next turn."""
+    from django.db import OperationalError
+
+    from agents import turns
+
+    analyst, conversation = world
+    real_stream = turns.turn_stream
+
+    async def failing_stream(prepared):
+        raise OperationalError("the database went away")
+        yield  # pragma: no cover - makes this an async generator
+
+    monkeypatch.setattr(turns, "turn_stream", failing_stream)
+    ws = connect(f"/ws/conversations/{conversation.pk}/", analyst.raw_key)
+    assert (await ws.connect())[0]
+    await ws.send_json_to({"type": "ask", "question": "Glueworks net sales 2018"})
+    frame = await ws.receive_json_from(timeout=30)
+    assert (frame["type"], frame["error"]["code"]) == ("error", "service_unavailable")
+    assert await ws.receive_nothing(timeout=0.5)
+
+    monkeypatch.setattr(turns, "turn_stream", real_stream)
+    await ws.send_json_to({"type": "ask", "question": "Glueworks net sales 2018"})
+    frames = await frames_until(ws, {"end", "error"})
+    assert frames[0]["type"] == "start"
+    assert (frames[-1]["type"], frames[-1]["status"]) == ("end", "complete")
+    await ws.disconnect()
+
+
 def redis_server(port: int) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         [embedded.redis_executable(), "--bind", "127.0.0.1", "--port", str(port), "--save", ""],
