@@ -21,16 +21,23 @@ def conversation_get(
     """A conversation of this user in this tenant (managers may read every member's);
     NotFound otherwise, the same as a missing one. `to_ask`: only its own user may add a
     question (a manager reading a member's conversation gets PermissionDenied)."""
-    conversations = Conversation.objects.select_related("tenant").filter(tenant=tenant)
+    # One query for the common case, the caller's own conversation; the manager check only
+    # when it is someone else's.
+    conversation = (
+        Conversation.objects.select_related("tenant")
+        .filter(tenant=tenant, pk=conversation_id)
+        .first()
+    )
+    if conversation is None:
+        raise NotFound("Conversation not found.")
+    if conversation.user_id == user.pk:
+        return conversation
     manager = Membership.objects.filter(
         tenant=tenant, user=user, role__in=(Membership.Role.OWNER, Membership.Role.ADMIN)
     ).exists()
     if not manager:
-        conversations = conversations.filter(user=user)
-    conversation = conversations.filter(pk=conversation_id).first()
-    if conversation is None:
         raise NotFound("Conversation not found.")
-    if to_ask and conversation.user_id != user.pk:
+    if to_ask:
         raise PermissionDenied(
             "Only the member who started this conversation can ask in it.",
             details={"reason": "not_conversation_owner"},

@@ -36,6 +36,8 @@ proc_name = "finrag-web"
 # ML stack: 25-45 s for every turn begun in the first 20 s of make loadtest, on a worker the
 # warm-up had not reached. A boot must stay within `timeout` (WEB_WORKER_TIMEOUT).
 WEB_PRELOAD_MODELS = env.bool("WEB_PRELOAD_MODELS", default=True)
+# Database connections each worker keeps in its pool; an answer in flight holds one.
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=40)
 
 # Prometheus multiprocess mode: every worker writes its metrics to files in this directory and
 # /metrics merges them. on_starting exports it before the workers fork, so prometheus_client
@@ -53,6 +55,8 @@ def on_starting(server: Any) -> None:
     PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PROMETHEUS_MULTIPROC_DIR)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
+    # The web tier's workers pool their database connections (config/settings/base.py).
+    os.environ.setdefault("DB_POOL_MAX_SIZE", str(DB_POOL_MAX_SIZE))
     importlib.import_module(os.environ["DJANGO_SETTINGS_MODULE"])
 
 
@@ -71,7 +75,7 @@ def models_preload() -> None:
     pii = importlib.import_module("monitoring.pii")
     embedder = embeddings.get_embedder()
     if isinstance(embedder, embeddings.MiniLMEmbedder):
-        embedder.embed_query("warm-up")
+        embedder.preload()
     pii.pii_scrub_for_logs("warm-up: call 212-555-0147")
 
 

@@ -147,3 +147,57 @@ def test_starttls_and_implicit_tls_together_are_refused():
     result = run_manage("check", env=env)
     assert result.returncode != 0
     assert "EMAIL_USE_TLS" in result.stderr
+
+
+POOL_PROBE = """
+from django.db import connection
+pids = []
+for _ in range(3):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pids.append(cursor.fetchone()[0])
+    connection.close()  # what the end of every request does
+print(len(set(pids)), connection.settings_dict["CONN_MAX_AGE"])
+"""
+
+
+def test_a_pooled_worker_reuses_its_database_connections_across_requests():
+    """With DB_POOL_MAX_SIZE (gunicorn sets it for its workers) a request's closed connection
+    goes back to the pool and the next request gets the same Postgres backend; without it each
+    request starts a new backend."""
+    pooled = run_manage("shell", "-c", POOL_PROBE, env={"DB_POOL_MAX_SIZE": "2"})
+    plain = run_manage("shell", "-c", POOL_PROBE, env={"DB_POOL_MAX_SIZE": "0"})
+
+    assert pooled.returncode == 0, pooled.stderr
+    assert plain.returncode == 0, plain.stderr
+    assert pooled.stdout.split()[-2:] == ["1", "0"]
+    assert plain.stdout.split()[-2:] == ["3", "0"]
+
+
+GUNICORN_PROBE = """
+import os
+os.environ.pop("DB_POOL_MAX_SIZE", None)
+from config import gunicorn
+gunicorn.on_starting(None)
+from django.conf import settings
+print(os.environ["DB_POOL_MAX_SIZE"], settings.DATABASES["default"]["OPTIONS"]["pool"]["max_size"])
+"""
+
+
+def test_gunicorn_turns_the_pool_on_for_the_workers_it_forks(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "DB_POOL_MAX_SIZE"}
+    env.update(
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="config.settings.local"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", GUNICORN_PROBE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    exported, pool_size = result.stdout.split()[-2:]
+    assert int(exported) == int(pool_size) > 0

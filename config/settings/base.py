@@ -116,6 +116,24 @@ else:
 # test saw "too many clients" with 60). Each answer in flight holds one connection meanwhile.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A connection pool per web worker (psycopg_pool, Django's "pool" option): without it every
+# request opened a connection and Postgres forked a backend for it, which then rebuilt its
+# catalogue caches; that was a third of the database's CPU per answer (bench/rest_cpu). Each
+# answer in flight holds one pooled connection until its request ends, so the pool is sized for
+# a worker's concurrent answers; a request that finds it full waits up to DB_POOL_TIMEOUT, then
+# gets the house 503. gunicorn turns it on for its workers (config/gunicorn.py), which it forks
+# before Django loads; Celery's prefork children would inherit a parent's pool, so other
+# processes keep plain connections (0 = off). CONN_HEALTH_CHECKS makes the pool check each
+# connection it hands out, so a restarted Postgres costs no failed request.
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0)
+if DB_POOL_MAX_SIZE > 0:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django's pool refuses persistent connections
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(env.int("DB_POOL_MIN_SIZE", default=2), DB_POOL_MAX_SIZE),
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+        "max_idle": 60.0,
+    }
 DATABASES["default"].setdefault("TEST", {})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -449,6 +467,11 @@ EMBEDDING_TORCH_THREADS = env.int("EMBEDDING_TORCH_THREADS", default=1)
 # Documents: "bf16" runs MiniLM's fp32 weights under bfloat16 autocast (2.5x faster on CPUs with
 # AMX/AVX512-BF16, cosine to fp32 > 0.9999); "auto" picks it when the CPU has them; "fp32".
 EMBEDDING_PRECISION = env("EMBEDDING_PRECISION", default="auto")
+# Queries: "onnx" embeds them with ONNX Runtime (about 2.5x less CPU than torch, same vectors
+# within float rounding), "torch", or "auto" (onnx when onnxruntime is installed).
+EMBEDDING_QUERY_RUNTIME = env("EMBEDDING_QUERY_RUNTIME", default="auto")
+# Where the query graph is exported once per machine (a few MB, rebuilt when the model changes).
+EMBEDDING_ONNX_DIR = env("EMBEDDING_ONNX_DIR", default=str(DATA_DIR / "models"))
 
 # --- Traces: every span of every question is kept in Postgres (admin: Monitoring > Trace spans),
 # written in batches off the request path; OTEL_EXPORTER_OTLP_ENDPOINT also sends them over OTLP.

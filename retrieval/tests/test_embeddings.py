@@ -45,9 +45,72 @@ def test_bf16_document_vectors_agree_with_the_stored_fp32_ones():
 def test_a_query_is_embedded_in_fp32_whatever_the_document_precision():
     question = "What was Apple's total net sales in fiscal 2020?"
 
-    query = MiniLMEmbedder(precision="bf16").embed_query(question)
+    query = MiniLMEmbedder(precision="bf16", query_runtime="torch").embed_query(question)
 
     assert query == MiniLMEmbedder(precision="fp32").embed_documents([question])[0]
+
+
+QUERIES = [
+    "What was Apple's total net sales in fiscal 2020?",
+    "3M capex FY2018",
+    "How did Microsoft's operating margin change between 2016 and 2017, and why? " * 40,
+    "",
+]
+
+
+def test_onnx_query_vectors_equal_the_torch_ones_within_float_rounding():
+    """The exported graph (pooling and normalisation included, long questions truncated where
+    sentence-transformers truncates them) gives the vectors the stored documents were compared
+    with: the same nearest texts, cosine 1 within rounding."""
+    onnx = MiniLMEmbedder(query_runtime="onnx")
+    torch_path = MiniLMEmbedder(precision="fp32", query_runtime="torch")
+    documents = np.asarray(torch_path.embed_documents(filing_texts(24)))
+
+    for text in QUERIES:
+        a = np.asarray(onnx.embed_query(text))
+        b = np.asarray(torch_path.embed_documents([text])[0])
+        assert abs(float(np.linalg.norm(a)) - 1.0) < 1e-5
+        assert float(a @ b) > 0.99999, text[:40]
+        assert np.abs(a - b).max() < 1e-4
+        assert (documents @ a).argmax() == (documents @ b).argmax()
+
+
+def test_the_onnx_export_is_made_once_and_reused(tmp_path, settings):
+    from retrieval import embeddings
+
+    settings.EMBEDDING_ONNX_DIR = str(tmp_path)
+    model = embeddings._minilm_model()
+    first = embeddings._onnx_export(model)
+    stamp = first.stat().st_mtime_ns
+
+    second = embeddings._onnx_export(model)
+
+    assert second == first
+    assert second.stat().st_mtime_ns == stamp
+    assert [p.name for p in tmp_path.glob("*.onnx")] == [first.name]
+    assert first.stat().st_mode & 0o044  # other workers' users can read it
+
+
+def test_a_question_embedded_ahead_is_not_embedded_again_by_its_search():
+    from retrieval import embeddings
+    from retrieval.finance.questions import read_question
+
+    question = "What were Glueworks' capital expenditures in fiscal 2019 (embedded ahead)?"
+    embeddings._query_vector.cache_clear()
+
+    embeddings.query_embed_ahead(question)
+    ahead = embeddings._query_vector.cache_info()
+    # What chunk_search embeds: the question's search text.
+    embeddings.get_embedder().embed_query(read_question(question).search_text)
+    after = embeddings._query_vector.cache_info()
+
+    assert (ahead.misses, ahead.hits) == (1, 0)
+    assert (after.misses, after.hits) == (1, 1)
+
+
+def test_an_unknown_query_runtime_is_refused():
+    with pytest.raises(EmbeddingUnavailable):
+        MiniLMEmbedder(query_runtime="tensorrt")
 
 
 def test_an_unknown_precision_is_refused():
