@@ -210,18 +210,47 @@ def conversations_archive(
         raise ValidationFailed(f"{path} already exists; archives are never overwritten.")
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
+    header = {
+        "type": "header",
+        "format": ARCHIVE_FORMAT,
+        "version": ARCHIVE_VERSION,
+        "created_at": now.isoformat(),
+        "cutoff": cutoff.isoformat(),
+        "tenant": tenant.slug if tenant else None,
+    }
+    counts, digests = _archive_write(partial, header=header, selected=selected, ids=ids)
+    _, _, read_back = archive_scan(partial)
+    if read_back != digests:
+        partial.unlink()
+        raise ValidationFailed(f"{partial} did not read back as written; nothing was deleted.")
+    partial.rename(path)
 
+    deleted, kept = 0, list[int]()
+    if delete:
+        deleted, kept = _delete_unchanged(counts.stamps)
+    return ArchiveSummary(
+        path=path,
+        conversations=counts.conversations,
+        messages=counts.messages,
+        checkpoints=counts.checkpoints,
+        feedback=counts.feedback,
+        deleted=deleted,
+        kept_changed=tuple(kept),
+    )
+
+
+def _archive_write(
+    partial: Path,
+    *,
+    header: dict[str, Any],
+    selected: models.QuerySet[Conversation],
+    ids: list[int],
+) -> tuple[_Counts, list[str]]:
+    """Write the header, the conversations `ids` in batches and the trailer to `partial`, synced
+    to disk; what was written and the digest of each conversation's line."""
     counts = _Counts()
     digests: list[str] = []
     with gzip.open(partial, "wt", encoding="utf-8") as handle:
-        header = {
-            "type": "header",
-            "format": ARCHIVE_FORMAT,
-            "version": ARCHIVE_VERSION,
-            "created_at": now.isoformat(),
-            "cutoff": cutoff.isoformat(),
-            "tenant": tenant.slug if tenant else None,
-        }
         handle.write(json.dumps(header) + "\n")
         for start in range(0, len(ids), _BATCH):
             batch = selected.filter(id__in=ids[start : start + _BATCH]).order_by("id")
@@ -241,25 +270,7 @@ def conversations_archive(
         handle.write(json.dumps(trailer) + "\n")
     with open(partial, "rb") as raw:
         os.fsync(raw.fileno())
-
-    _, _, read_back = archive_scan(partial)
-    if read_back != digests:
-        partial.unlink()
-        raise ValidationFailed(f"{partial} did not read back as written; nothing was deleted.")
-    partial.rename(path)
-
-    deleted, kept = 0, list[int]()
-    if delete:
-        deleted, kept = _delete_unchanged(counts.stamps)
-    return ArchiveSummary(
-        path=path,
-        conversations=counts.conversations,
-        messages=counts.messages,
-        checkpoints=counts.checkpoints,
-        feedback=counts.feedback,
-        deleted=deleted,
-        kept_changed=tuple(kept),
-    )
+    return counts, digests
 
 
 def _delete_unchanged(stamps: dict[int, str]) -> tuple[int, list[int]]:
@@ -338,27 +349,14 @@ def _restore_one(record: dict[str, Any]) -> str | tuple[bool, int, int, int] | N
     if user is None:
         return f"{label}: its user no longer exists"
     conversation = _instance(Conversation, data)
-    query_ids = [m["query_id"] for m in record["messages"]]
-    same = Conversation.objects.filter(
-        pk=conversation.pk, tenant=tenant, created_at=conversation.created_at
-    ).exists()
-    if same or (
-        query_ids and Message.objects.filter(tenant=tenant, query_id__in=query_ids).exists()
-    ):
+    if _already_present(record, tenant=tenant, conversation=conversation):
         return None
-
     message_rows = record["messages"]
     checkpoint_rows = record["checkpoints"]
     feedback_rows = record["feedback"]
-    renumber = (
-        Conversation.objects.filter(pk=conversation.pk).exists()
-        or Message.objects.filter(pk__in=[m["id"] for m in message_rows]).exists()
-        or Checkpoint.objects.filter(pk__in=[c["id"] for c in checkpoint_rows]).exists()
-        or Feedback.objects.filter(pk__in=[f["id"] for f in feedback_rows]).exists()
-    )
+    renumber = _ids_taken(record, conversation=conversation)
     emails = {f["user_email"].lower() for f in feedback_rows}
     raters = {u.email.lower(): u for u in User.objects.filter(email__in=emails)}
-    restored_feedback = 0
     with transaction.atomic():
         conversation.tenant_id = tenant.pk
         conversation.user_id = user.pk
@@ -369,30 +367,67 @@ def _restore_one(record: dict[str, Any]) -> str | tuple[bool, int, int, int] | N
         message_ids: dict[int, int] = {}
         for row in message_rows:
             message = _instance(Message, row)
-            message.tenant_id = tenant.pk
             message.conversation_id = conversation.pk
-            if renumber:
-                message.pk = None
-            message.save_base(raw=True, force_insert=True)
+            _insert_raw(message, tenant=tenant, renumber=renumber)
             message_ids[int(row["id"])] = message.pk
         for row in checkpoint_rows:
             checkpoint = _instance(Checkpoint, row)
-            checkpoint.tenant_id = tenant.pk
             checkpoint.conversation_id = conversation.pk
             checkpoint.message_id = message_ids[int(row["message_id"])]
-            if renumber:
-                checkpoint.pk = None
-            checkpoint.save_base(raw=True, force_insert=True)
-        for row in feedback_rows:
-            rater = raters.get(row["user_email"].lower())
-            if rater is None:
-                continue  # the rater's account is gone; the answer itself is still restored
-            item = _instance(Feedback, {k: v for k, v in row.items() if k != "user_email"})
-            item.tenant_id = tenant.pk
-            item.user_id = rater.pk
-            item.message_id = message_ids[int(row["message_id"])]
-            if renumber:
-                item.pk = None
-            item.save_base(raw=True, force_insert=True)
-            restored_feedback += 1
+            _insert_raw(checkpoint, tenant=tenant, renumber=renumber)
+        restored_feedback = _feedback_restore(
+            feedback_rows, tenant=tenant, raters=raters, message_ids=message_ids, renumber=renumber
+        )
     return renumber, len(message_rows), len(checkpoint_rows), restored_feedback
+
+
+def _already_present(record: dict[str, Any], *, tenant: Tenant, conversation: Any) -> bool:
+    """Whether this conversation, or any of its answers (by query id), is already restored."""
+    query_ids = [m["query_id"] for m in record["messages"]]
+    same = Conversation.objects.filter(
+        pk=conversation.pk, tenant=tenant, created_at=conversation.created_at
+    ).exists()
+    return same or (
+        bool(query_ids) and Message.objects.filter(tenant=tenant, query_id__in=query_ids).exists()
+    )
+
+
+def _ids_taken(record: dict[str, Any], *, conversation: Any) -> bool:
+    """Whether any archived id is in use by another row (then every row gets a new id)."""
+    return (
+        Conversation.objects.filter(pk=conversation.pk).exists()
+        or Message.objects.filter(pk__in=[m["id"] for m in record["messages"]]).exists()
+        or Checkpoint.objects.filter(pk__in=[c["id"] for c in record["checkpoints"]]).exists()
+        or Feedback.objects.filter(pk__in=[f["id"] for f in record["feedback"]]).exists()
+    )
+
+
+def _insert_raw(row: Any, *, tenant: Tenant, renumber: bool) -> None:
+    """Insert an archived row into `tenant` as it was (its timestamps kept), under a new id when
+    renumbering."""
+    row.tenant_id = tenant.pk
+    if renumber:
+        row.pk = None
+    row.save_base(raw=True, force_insert=True)
+
+
+def _feedback_restore(
+    rows: list[dict[str, Any]],
+    *,
+    tenant: Tenant,
+    raters: dict[str, User],
+    message_ids: dict[int, int],
+    renumber: bool,
+) -> int:
+    """Insert the feedback whose rater still exists; how many."""
+    restored = 0
+    for row in rows:
+        rater = raters.get(row["user_email"].lower())
+        if rater is None:
+            continue  # the rater's account is gone; the answer itself is still restored
+        item = _instance(Feedback, {k: v for k, v in row.items() if k != "user_email"})
+        item.user_id = rater.pk
+        item.message_id = message_ids[int(row["message_id"])]
+        _insert_raw(item, tenant=tenant, renumber=renumber)
+        restored += 1
+    return restored

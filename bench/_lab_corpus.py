@@ -111,7 +111,9 @@ def parsed_pages(doc: LabDoc) -> list[ParsedPage]:
 def _parser_mtime() -> float:
     import retrieval.parsing
 
-    return Path(retrieval.parsing.__file__).stat().st_mtime
+    return max(
+        path.stat().st_mtime for path in Path(retrieval.parsing.__file__).parent.glob("*.py")
+    )
 
 
 def tenq_questions() -> list[TenQQuestion]:

@@ -144,7 +144,7 @@ class EmbeddingRecorder:
 @contextmanager
 def stage_timers(stages: dict[str, float]) -> Iterator[None]:
     """Time pipeline stages by wrapping the functions document_ingest looks up when it runs."""
-    from retrieval import services
+    from retrieval.services import ingestion as services
 
     names = {
         "parse": "parse_document",

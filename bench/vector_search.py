@@ -351,11 +351,11 @@ def _statement(case: Case) -> tuple[str, Callable[[str, int], Any]]:
         )
         sql = f"SELECT id FROM retrieval_chunk WHERE tenant_id = %s ORDER BY {order} LIMIT %s"
         return sql, lambda vector, tenant: [tenant, vector, K]
-    from retrieval import selectors
+    from retrieval.selectors import search_sql
 
     # The product's statement with an empty question: no text candidates, so the fused order is
     # the vector order and recall@10 is comparable with the bare queries.
-    sql = selectors._hybrid_sql("embedding", "")
+    sql = search_sql.hybrid_sql("embedding", "")
 
     def params(vector: str, tenant: int) -> dict[str, Any]:
         return {
@@ -365,9 +365,9 @@ def _statement(case: Case) -> tuple[str, Callable[[str, int], Any]]:
             "vector": vector,
             "candidates": case.candidates,
             "k": K,
-            "rrf_k": selectors.RRF_K,
-            "vector_weight": selectors.VECTOR_WEIGHT,
-            "text_weight": selectors.TEXT_WEIGHT,
+            "rrf_k": search_sql.RRF_K,
+            "vector_weight": search_sql.VECTOR_WEIGHT,
+            "text_weight": search_sql.TEXT_WEIGHT,
         }
 
     return sql, params
@@ -568,7 +568,7 @@ def cases_for(ef_values: Sequence[int]) -> list[Case]:
     cases += [Case("tenant", "off", ef) for ef in ef_values]
     cases += [Case("tenant", "strict_order", ef) for ef in ef_values if ef in (40, 100)]
     cases.append(Case("tenant_exact", "off", 0))
-    from retrieval.selectors import CANDIDATES
+    from retrieval.selectors.search_sql import CANDIDATES
 
     # The product as it is (its vector CTE asks for CANDIDATES rows), then the same statement
     # with fewer candidates: a filtered HNSW scan costs about linearly in the rows it must find.

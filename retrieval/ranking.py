@@ -294,41 +294,31 @@ def rerank(
         return []
     top = max(c.score for c in pool)
     bottom = min(c.score for c in pool)
-    spread = (top - bottom) or 1.0
     idf = candidate_idf(question, (c.text for c in pool)) if lexical else {}
-    items_on_page = _line_items_per_page(pool, evidence) if evidence else {}
-    words_on_page = _page_words_per_page(pool, evidence) if evidence else {}
-    rescored: list[Candidate] = []
-    for c in pool:
-        score = w_base * (c.score - bottom) / spread
-        if lexical:
-            f = lexical_features(question, f"{c.header}\n{c.text}", idf=idf)
-            score += (
-                w_coverage * f.coverage
-                + w_numbers * f.numbers
-                + w_table_row * f.table_row
-                + w_phrase * f.phrase
-            )
-        if evidence is not None:
-            if c.page_type in evidence.named:
-                score += w_named_statement
-            elif c.page_type in evidence.needed:
-                # A single implied statement earns nothing here: FinQA's short questions about
-                # one metric are as often answered by an MD&A table (bench/retrieval).
-                score += w_implied_statement
-            score += w_line_items * items_on_page.get((c.document_id, c.page), 0.0)
-            score += w_page_words * words_on_page.get((c.document_id, c.page), 0.0)
-            if c.page_type in evidence.page_types:
-                score += w_topic_page_type
-            if c.doc_type and c.doc_type in evidence.doc_types:
-                score += w_doc_type
-            if evidence.year is not None and c.fiscal_year == evidence.year:
-                score += w_year
-            if evidence.asks_why and c.page_type in STATEMENT_PAGE_TYPES:
-                score -= w_implied_statement
-        if c.page_type in NAVIGATION_PAGE_TYPES:
-            score -= 0.5
-        rescored.append(replace(c, score=score))
+    pool_scale = _PoolScale(
+        bottom=bottom,
+        spread=(top - bottom) or 1.0,
+        items_on_page=_line_items_per_page(pool, evidence) if evidence else {},
+        words_on_page=_page_words_per_page(pool, evidence) if evidence else {},
+    )
+    weights = _Weights(
+        base=w_base,
+        coverage=w_coverage,
+        numbers=w_numbers,
+        table_row=w_table_row,
+        phrase=w_phrase,
+        named_statement=w_named_statement,
+        implied_statement=w_implied_statement,
+        line_items=w_line_items,
+        year=w_year,
+        page_words=w_page_words,
+        topic_page_type=w_topic_page_type,
+        doc_type=w_doc_type,
+    )
+    rescored = [
+        replace(c, score=_candidate_score(question, c, weights, pool_scale, idf, lexical, evidence))
+        for c in pool
+    ]
     rescored.sort(key=lambda c: -c.score)
     if pages:
         # Page aggregation already picked one chunk per page from the pool; the tail below
@@ -336,6 +326,85 @@ def rerank(
         merged = aggregate_pages(rescored, sibling_weight=page_sibling_weight)
         return statements_first(merged, evidence.needed) if evidence else merged
     return rescored + list(candidates[top_n:])
+
+
+@dataclass(frozen=True)
+class _Weights:
+    """rerank's weights: the fused score, the lexical features and the statement evidence."""
+
+    base: float
+    coverage: float
+    numbers: float
+    table_row: float
+    phrase: float
+    named_statement: float
+    implied_statement: float
+    line_items: float
+    year: float
+    page_words: float
+    topic_page_type: float
+    doc_type: float
+
+
+@dataclass(frozen=True)
+class _PoolScale:
+    """What rerank reads off the whole pool once: the fused scores' range, and per page the
+    share of the question's line items and page words printed on it."""
+
+    bottom: float
+    spread: float
+    items_on_page: Mapping[tuple[Hashable, int], float]
+    words_on_page: Mapping[tuple[Hashable, int], float]
+
+
+def _candidate_score(
+    question: str,
+    c: Candidate,
+    weights: _Weights,
+    pool: _PoolScale,
+    idf: Mapping[str, float],
+    lexical: bool,
+    evidence: StatementEvidence | None,
+) -> float:
+    """One candidate's new score: its fused score scaled to the pool, plus the lexical features
+    and the statement evidence, less a penalty for navigation pages."""
+    score = weights.base * (c.score - pool.bottom) / pool.spread
+    if lexical:
+        f = lexical_features(question, f"{c.header}\n{c.text}", idf=idf)
+        score += (
+            weights.coverage * f.coverage
+            + weights.numbers * f.numbers
+            + weights.table_row * f.table_row
+            + weights.phrase * f.phrase
+        )
+    if evidence is not None:
+        score = _with_evidence(score, c, evidence=evidence, weights=weights, pool=pool)
+    if c.page_type in NAVIGATION_PAGE_TYPES:
+        score -= 0.5
+    return score
+
+
+def _with_evidence(
+    score: float, c: Candidate, *, evidence: StatementEvidence, weights: _Weights, pool: _PoolScale
+) -> float:
+    """`score` with what the statement evidence says about this candidate's page added."""
+    if c.page_type in evidence.named:
+        score += weights.named_statement
+    elif c.page_type in evidence.needed:
+        # A single implied statement earns nothing here: FinQA's short questions about
+        # one metric are as often answered by an MD&A table (bench/retrieval).
+        score += weights.implied_statement
+    score += weights.line_items * pool.items_on_page.get((c.document_id, c.page), 0.0)
+    score += weights.page_words * pool.words_on_page.get((c.document_id, c.page), 0.0)
+    if c.page_type in evidence.page_types:
+        score += weights.topic_page_type
+    if c.doc_type and c.doc_type in evidence.doc_types:
+        score += weights.doc_type
+    if evidence.year is not None and c.fiscal_year == evidence.year:
+        score += weights.year
+    if evidence.asks_why and c.page_type in STATEMENT_PAGE_TYPES:
+        score -= weights.implied_statement
+    return score
 
 
 def _line_items_per_page(

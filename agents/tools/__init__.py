@@ -3,24 +3,26 @@
 from django.conf import settings
 
 from agents.tools.calculator import (
-    MAX_PLACES,
     TOOLS,
-    Number,
     ToolResult,
     ToolSpec,
     anthropic_tool_schemas,
+    openai_tool_schemas,
+    tool_call,
+    tool_definitions,
+)
+from agents.tools.finance_math import (
+    MAX_PLACES,
+    Number,
     average,
     cagr_percent,
     difference,
     earnings_per_share,
     growth_percent,
     margin_percent,
-    openai_tool_schemas,
     price_earnings_ratio,
     ratio,
     to_decimal,
-    tool_call,
-    tool_definitions,
     total,
 )
 

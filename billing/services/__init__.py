@@ -1,10 +1,11 @@
-"""Writes for billing: the cost ledger (services.ledger), budget reservations with the 90%
-warning (services.budgets), and what a question may cost (services.estimates). Import from
+"""Writes for billing: the cost ledger (services.ledger), budget reservations (services.budgets)
+on the budget-period rows (services.budget_periods) with the 90% warning
+(services.budget_warnings), and what a question may cost (services.estimates). Import from
 here."""
 
+from billing.services.budget_warnings import budget_warning_send
 from billing.services.budgets import (
     budget_reserve,
-    budget_warning_send,
     reservation_settle,
     reservation_shrink,
     reservations_expire,

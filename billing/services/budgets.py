@@ -1,4 +1,4 @@
-"""Budget reservations (reserve, shrink, settle, expire) and the 90% warning email.
+"""Budget reservations: reserve, shrink, settle, expire.
 
 Holds, shrinks and settlements are single statements (a shrink's is below; the others are the
 billing_reserve and billing_settle database functions of migration 0005), so the tenant's
@@ -14,206 +14,36 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.contracts import Quota
-from accounts.errors import BudgetExhausted, ValidationFailed
-from accounts.models import Membership, Tenant, User
+from accounts.errors import ValidationFailed
+from accounts.models import Tenant, User
 from accounts.selectors import tenant_quota_get
 from billing.contracts import Reservation, Settlement
-from billing.models import BudgetPeriod
 from billing.models import Reservation as ReservationRow
-from billing.services.ledger import (
-    QueryTotals,
-    period_resets_at,
-    period_start_for,
-    query_totals,
+from billing.services.budget_periods import (
+    async_commit,
+    budget_gauges_set,
+    budget_refusal,
+    period_apply,
 )
-from monitoring import metrics
+from billing.services.budget_warnings import (
+    budget_warning_if_due,
+    budget_warning_send,
+    warning_ratio,
+)
+from billing.services.ledger import QueryTotals, period_start_for, query_totals
 
 logger = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
-
-
-# --- Budget periods: the conditional updates that make holds atomic ----------------------
-
-_APPLY_SQL = """
-UPDATE billing_budgetperiod
-   SET reserved_usd = GREATEST(reserved_usd + %(d_reserved)s, 0),
-       reserved_tokens = GREATEST(reserved_tokens + %(d_reserved_tokens)s, 0),
-       spent_usd = spent_usd + %(d_spent)s,
-       spent_tokens = spent_tokens + %(d_spent_tokens)s,
-       updated_at = %(now)s
- WHERE tenant_id = %(tenant)s AND {user_match} AND period_start = %(period)s
-RETURNING id, limit_usd, spent_usd, reserved_usd, limit_tokens, spent_tokens, reserved_tokens,
-          warning_sent_at
-"""
-
-
-def _period_rows(*, tenant_id: int, user_id: int | None, period: date) -> QuerySet[BudgetPeriod]:
-    rows = BudgetPeriod.objects.filter(tenant_id=tenant_id, period_start=period)
-    return rows.filter(user__isnull=True) if user_id is None else rows.filter(user_id=user_id)
-
-
-def _user_match(user_id: int | None) -> str:
-    return "user_id IS NULL" if user_id is None else "user_id = %(user)s"
-
-
-def _async_commit() -> None:
-    if settings.BUDGET_ASYNC_COMMIT:
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-
-
-@dataclass(frozen=True)
-class _PeriodRow:
-    id: int
-    limit_usd: Decimal | None
-    spent_usd: Decimal
-    reserved_usd: Decimal
-    limit_tokens: int | None
-    spent_tokens: int
-    reserved_tokens: int
-    warning_sent_at: datetime | None
-
-
-def _apply(
-    *,
-    tenant_id: int,
-    user_id: int | None,
-    period: date,
-    d_reserved: Decimal = ZERO,
-    d_reserved_tokens: int = 0,
-    d_spent: Decimal = ZERO,
-    d_spent_tokens: int = 0,
-    now: datetime,
-) -> _PeriodRow | None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _APPLY_SQL.format(user_match=_user_match(user_id)),
-            {
-                "tenant": tenant_id,
-                "user": user_id,
-                "period": period,
-                "d_reserved": d_reserved,
-                "d_reserved_tokens": d_reserved_tokens,
-                "d_spent": d_spent,
-                "d_spent_tokens": d_spent_tokens,
-                "now": now,
-            },
-        )
-        row = cursor.fetchone()
-    return _PeriodRow(*row) if row is not None else None
-
-
-def _warning_ratio() -> Decimal:
-    return Decimal(str(settings.BUDGET_WARNING_RATIO))
-
-
-def _warn_if_due(*, tenant_id: int, period: date, row: _PeriodRow | None, now: datetime) -> bool:
-    """Mark the period warned (once) when spend reached BUDGET_WARNING_RATIO of the limit; the
-    email goes out after COMMIT. Returns whether this call is the one that warned."""
-    if row is None or row.limit_usd is None or row.warning_sent_at is not None:
-        return False
-    if row.spent_usd < _warning_ratio() * row.limit_usd:
-        return False
-    marked = BudgetPeriod.objects.filter(pk=row.id, warning_sent_at__isnull=True).update(
-        warning_sent_at=now
-    )
-    if not marked:
-        return False
-    transaction.on_commit(
-        lambda: budget_warning_send(tenant_id=tenant_id, period_start=period), robust=True
-    )
-    return True
-
-
-def _gauges(
-    *,
-    tenant: Tenant | None,
-    tenant_id: int,
-    limit_usd: Decimal | None,
-    spent_usd: Decimal | None,
-    limit_tokens: int | None,
-    spent_tokens: int | None,
-) -> None:
-    label = tenant.slug if tenant is not None else str(tenant_id)
-    if limit_usd is not None and spent_usd is not None:
-        metrics.BUDGET_ALLOCATED_USD.labels(tenant=label).set(float(limit_usd))
-        metrics.BUDGET_REMAINING_USD.labels(tenant=label).set(
-            float(max(ZERO, limit_usd - spent_usd))
-        )
-    if limit_tokens is not None and spent_tokens is not None:
-        metrics.TOKENS_ALLOCATED.labels(tenant=label).set(limit_tokens)
-        metrics.TOKENS_REMAINING.labels(tenant=label).set(max(0, limit_tokens - spent_tokens))
-
-
-# --- Reservations ------------------------------------------------------------------------
-
-
-def _refusal(
-    *,
-    tenant: Tenant,
-    user_id: int | None,
-    period: date,
-    amount: Decimal,
-    tokens: int,
-    limit_usd: Decimal | None,
-    limit_tokens: int | None,
-) -> BudgetExhausted:
-    """The 402 for a refused hold, judged against the live limits (the row keeps the limits of
-    the last hold that landed)."""
-    row = _period_rows(tenant_id=tenant.pk, user_id=user_id, period=period).first()
-    resets_at = period_resets_at(period)
-    scope = "user" if user_id is not None else "tenant"
-    owner = "your personal monthly cap" if scope == "user" else "this workspace's monthly budget"
-    details: dict[str, Any] = {"scope": scope, "resets_at": resets_at.isoformat()}
-    if row is None:  # the row vanished under us; report what was asked
-        return BudgetExhausted(details=details)
-    committed_usd = row.spent_usd + row.reserved_usd
-    committed_tokens = row.spent_tokens + row.reserved_tokens
-    money_short = limit_usd is not None and (
-        committed_usd >= limit_usd or committed_usd + amount > limit_usd
-    )
-    if money_short and limit_usd is not None:
-        limit_label = f"${limit_usd.quantize(Decimal('0.01'))}"
-        details.update(
-            limit="monthly_budget_usd" if scope == "tenant" else "monthly_budget_usd_cap",
-            limit_usd=str(limit_usd),
-            spent_usd=str(row.spent_usd),
-            reserved_usd=str(row.reserved_usd),
-            requested_usd=str(amount),
-        )
-        at_limit = committed_usd >= limit_usd
-    else:
-        limit_label = f"{limit_tokens or 0:,} tokens"
-        details.update(
-            limit="monthly_token_allowance",
-            limit_tokens=limit_tokens,
-            spent_tokens=row.spent_tokens,
-            reserved_tokens=row.reserved_tokens,
-            requested_tokens=tokens,
-        )
-        at_limit = limit_tokens is not None and committed_tokens >= limit_tokens
-    when = f"{resets_at:%Y-%m-%d} (UTC)"
-    if at_limit:
-        message = f"{owner.capitalize()} of {limit_label} is used up; it resets on {when}."
-    else:
-        message = (
-            f"This question could cost more than what is left of {owner} of {limit_label} "
-            f"(answers in progress hold part of it); it resets on {when}."
-        )
-    return BudgetExhausted(message, details=details)
 
 
 _RESERVE_SQL = """
@@ -279,15 +109,10 @@ def budget_reserve(
         now + ttl,
         bool(settings.BUDGET_ASYNC_COMMIT),
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(_RESERVE_SQL, params)
-        reservation_id, refused, limit_usd, spent_usd = cursor.fetchone()
-        if refused and reservations_expire(tenant=tenant, now=now):
-            cursor.execute(_RESERVE_SQL, params)  # the stale holds are gone: try again
-            reservation_id, refused, limit_usd, spent_usd = cursor.fetchone()
+    reservation_id, refused, limit_usd, spent_usd = _reserve_run(params, tenant=tenant, now=now)
     if refused:
         scope_user = refused == "user"
-        raise _refusal(
+        raise budget_refusal(
             tenant=tenant,
             user_id=user_id if scope_user else None,
             period=period,
@@ -307,8 +132,20 @@ def budget_reserve(
         tokens=tokens,
         expires_at=now + ttl,
         budget_used_ratio=used,
-        budget_warning=bool(limit_usd) and used >= _warning_ratio(),
+        budget_warning=bool(limit_usd) and used >= warning_ratio(),
     )
+
+
+def _reserve_run(params: list[Any], *, tenant: Tenant, now: datetime) -> tuple[Any, ...]:
+    """billing_reserve's (reservation id, refused scope, limit, spent); a refusal is tried once
+    more after expiring the tenant's stale holds."""
+    with connection.cursor() as cursor:
+        cursor.execute(_RESERVE_SQL, params)
+        outcome = cursor.fetchone()
+        if outcome[1] and reservations_expire(tenant=tenant, now=now):
+            cursor.execute(_RESERVE_SQL, params)  # the stale holds are gone: try again
+            outcome = cursor.fetchone()
+    return tuple(outcome)
 
 
 # One statement, so a shrink is one round trip like a hold or a settlement. The member's row is
@@ -418,7 +255,7 @@ def reservation_settle(
                 actual,
                 actual_tokens,
                 now,
-                _warning_ratio(),
+                warning_ratio(),
                 bool(settings.BUDGET_ASYNC_COMMIT),
             ],
         )
@@ -436,7 +273,7 @@ def reservation_settle(
         transaction.on_commit(
             lambda: budget_warning_send(tenant_id=tenant_id, period_start=period), robust=True
         )
-    _gauges(
+    budget_gauges_set(
         tenant=tenant,
         tenant_id=reservation.tenant_id,
         limit_usd=limit_usd,
@@ -482,7 +319,7 @@ def reservations_expire(*, tenant: Tenant, now: datetime | None = None) -> int:
     without settling), counting what their ledger rows show was spent. Returns how many."""
     now = now or timezone.now()
     with transaction.atomic():
-        _async_commit()
+        async_commit()
         with connection.cursor() as cursor:
             cursor.execute(_EXPIRE_SQL, {"tenant": tenant.pk, "now": now})
             stale = cursor.fetchall()
@@ -506,7 +343,7 @@ def reservations_expire(*, tenant: Tenant, now: datetime | None = None) -> int:
             deltas.items(), key=lambda item: (item[0][0] is None, item[0][0] or 0, item[0][1])
         )
         for (user_id, period), (d_res, d_res_tokens, d_spent, d_spent_tokens) in ordered:
-            row = _apply(
+            row = period_apply(
                 tenant_id=tenant.pk,
                 user_id=user_id,
                 period=period,
@@ -517,48 +354,6 @@ def reservations_expire(*, tenant: Tenant, now: datetime | None = None) -> int:
                 now=now,
             )
             if user_id is None:
-                _warn_if_due(tenant_id=tenant.pk, period=period, row=row, now=now)
+                budget_warning_if_due(tenant_id=tenant.pk, period=period, row=row, now=now)
     logger.info("Expired %d stale budget reservation(s) of tenant %s", len(stale), tenant.slug)
     return len(stale)
-
-
-# --- The 90% warning ---------------------------------------------------------------------
-
-
-def budget_warning_send(*, tenant_id: int, period_start: date) -> int:
-    """Email the tenant's owners and admins that 90% of this month's budget is spent.
-    Returns how many addresses it went to."""
-    tenant = Tenant.objects.select_related("tier").filter(pk=tenant_id).first()
-    if tenant is None:
-        return 0
-    row = BudgetPeriod.objects.filter(
-        tenant_id=tenant_id, user__isnull=True, period_start=period_start
-    ).first()
-    if row is None or row.limit_usd is None:
-        return 0
-    recipients = sorted(
-        Membership.objects.filter(
-            tenant_id=tenant_id, role__in=(Membership.Role.OWNER, Membership.Role.ADMIN)
-        ).values_list("user__email", flat=True)
-    )
-    if not recipients:
-        return 0
-    used = (row.spent_usd / row.limit_usd * 100) if row.limit_usd else Decimal(100)
-    resets = period_resets_at(period_start)
-    body = (
-        f"{tenant.name} has spent ${row.spent_usd.quantize(Decimal('0.01'))} of its "
-        f"${row.limit_usd.quantize(Decimal('0.01'))} budget for {period_start:%B %Y} "
-        f"({used.quantize(Decimal('1'))}%).\n\n"
-        f"At 100% new questions are refused until the budget resets on {resets:%Y-%m-%d} (UTC). "
-        "An owner can raise the budget in the admin, or move the workspace to a larger tier.\n"
-    )
-    sent = send_mail(
-        subject=f"[FinRAG] {tenant.name} has used {used.quantize(Decimal('1'))}% of its "
-        "monthly budget",
-        message=body,
-        from_email=settings.BILLING_EMAIL_FROM or settings.DEFAULT_FROM_EMAIL,
-        recipient_list=recipients,
-        fail_silently=False,
-    )
-    logger.info("Budget warning for %s sent to %d address(es)", tenant.slug, len(recipients))
-    return len(recipients) if sent else 0

@@ -9,8 +9,7 @@ import zlib
 import pytest
 
 from accounts.errors import DocumentRejected
-from retrieval import parsing
-from retrieval.parsing import DocumentParseError, parse_document, table_row_from_line
+from retrieval.parsing import DocumentParseError, parse_document, pdf, table_row_from_line
 
 MAX = 10_000_000
 
@@ -183,7 +182,7 @@ def test_pdf_stream_that_inflates_past_the_limit_is_refused_as_a_bomb():
 
 
 def test_many_moderate_streams_that_add_up_are_refused_as_a_bomb(monkeypatch):
-    monkeypatch.setattr(parsing, "MAX_PDF_CONTENT_BYTES", 3_000_000)
+    monkeypatch.setattr(pdf, "MAX_PDF_CONTENT_BYTES", 3_000_000)
     data = _pdf_with_streams([1_000_000] * 6)
 
     with pytest.raises(DocumentParseError) as caught:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -12,8 +13,95 @@ from accounts.models import Tenant
 from billing import selectors
 from billing.contracts import OptimisationReport
 
-REPORTS = ("users", "providers", "expensive", "optimisation")
 _MICRO = Decimal("0.000001")
+
+# A report's title, header and rows.
+Table = tuple[str, list[str], list[list[Any]]]
+
+
+def _users_table(*, tenant: Tenant | None, days: int) -> Table:
+    header = [
+        "tenant",
+        "email",
+        "queries",
+        "tokens",
+        "cost_usd",
+        "avg_latency_ms",
+        "cache_hit_rate",
+    ]
+    rows: list[list[Any]] = [
+        [
+            r.tenant,
+            r.email,
+            r.query_count,
+            r.total_tokens,
+            r.total_cost_usd,
+            f"{r.avg_latency_ms:.0f}",
+            f"{r.cache_hit_rate:.3f}",
+        ]
+        for r in selectors.user_costs_month(tenant=tenant)
+    ]
+    return "Per member, this month", header, rows
+
+
+def _providers_table(*, tenant: Tenant | None, days: int) -> Table:
+    header = ["provider", "cost_usd", "tokens", "calls", "queries", "avg_cost_per_query_usd"]
+    rows: list[list[Any]] = [
+        [
+            r.provider,
+            r.total_cost_usd,
+            r.total_tokens,
+            r.calls,
+            r.query_count,
+            r.avg_cost_per_query_usd.quantize(_MICRO),
+        ]
+        for r in selectors.provider_costs(tenant=tenant, days=days)
+    ]
+    return f"By provider, last {days} days", header, rows
+
+
+def _expensive_table(*, tenant: Tenant | None, days: int) -> Table:
+    header = [
+        "created_at",
+        "tenant",
+        "email",
+        "query_id",
+        "providers",
+        "tokens",
+        "cost_usd",
+        "latency_ms",
+        "status",
+    ]
+    rows: list[list[Any]] = [
+        [
+            r.created_at.isoformat(timespec="seconds"),
+            r.tenant,
+            r.email,
+            r.query_id,
+            "+".join(r.providers),
+            r.total_tokens,
+            r.cost_usd,
+            r.latency_ms,
+            r.status,
+        ]
+        for r in selectors.expensive_queries(tenant=tenant, hours=24)
+    ]
+    return "Most expensive questions, last 24 hours", header, rows
+
+
+def _optimisation_table(*, tenant: Tenant | None, days: int) -> Table:
+    report = selectors.optimisation_report(tenant=tenant, days=days)
+    return f"Optimisation, last {days} days", ["metric", "value"], _optimisation(report)
+
+
+# Each report by name, in the order `--report all` prints them.
+_TABLES: dict[str, Callable[..., Table]] = {
+    "users": _users_table,
+    "providers": _providers_table,
+    "expensive": _expensive_table,
+    "optimisation": _optimisation_table,
+}
+REPORTS = tuple(_TABLES)
 
 
 class Command(BaseCommand):
@@ -44,7 +132,7 @@ class Command(BaseCommand):
             if tenant is None:
                 raise CommandError(f"No tenant with slug '{options['tenant']}'.")
         wanted = REPORTS if options["report"] == "all" else (options["report"],)
-        tables = [self._table(name, tenant=tenant, days=days) for name in wanted]
+        tables = [_TABLES[name](tenant=tenant, days=days) for name in wanted]
         if options["csv"]:
             writer = csv.writer(self.stdout, lineterminator="\n")
             for index, (title, header, rows) in enumerate(tables):
@@ -61,82 +149,6 @@ class Command(BaseCommand):
             self.stdout.write(title)
             self.stdout.write("=" * len(title))
             self._text_table(header, rows)
-
-    def _table(
-        self, name: str, *, tenant: Tenant | None, days: int
-    ) -> tuple[str, list[str], list[list[Any]]]:
-        if name == "users":
-            return (
-                "Per member, this month",
-                [
-                    "tenant",
-                    "email",
-                    "queries",
-                    "tokens",
-                    "cost_usd",
-                    "avg_latency_ms",
-                    "cache_hit_rate",
-                ],
-                [
-                    [
-                        r.tenant,
-                        r.email,
-                        r.query_count,
-                        r.total_tokens,
-                        r.total_cost_usd,
-                        f"{r.avg_latency_ms:.0f}",
-                        f"{r.cache_hit_rate:.3f}",
-                    ]
-                    for r in selectors.user_costs_month(tenant=tenant)
-                ],
-            )
-        if name == "providers":
-            return (
-                f"By provider, last {days} days",
-                ["provider", "cost_usd", "tokens", "calls", "queries", "avg_cost_per_query_usd"],
-                [
-                    [
-                        r.provider,
-                        r.total_cost_usd,
-                        r.total_tokens,
-                        r.calls,
-                        r.query_count,
-                        r.avg_cost_per_query_usd.quantize(_MICRO),
-                    ]
-                    for r in selectors.provider_costs(tenant=tenant, days=days)
-                ],
-            )
-        if name == "expensive":
-            return (
-                "Most expensive questions, last 24 hours",
-                [
-                    "created_at",
-                    "tenant",
-                    "email",
-                    "query_id",
-                    "providers",
-                    "tokens",
-                    "cost_usd",
-                    "latency_ms",
-                    "status",
-                ],
-                [
-                    [
-                        r.created_at.isoformat(timespec="seconds"),
-                        r.tenant,
-                        r.email,
-                        r.query_id,
-                        "+".join(r.providers),
-                        r.total_tokens,
-                        r.cost_usd,
-                        r.latency_ms,
-                        r.status,
-                    ]
-                    for r in selectors.expensive_queries(tenant=tenant, hours=24)
-                ],
-            )
-        report = selectors.optimisation_report(tenant=tenant, days=days)
-        return (f"Optimisation, last {days} days", ["metric", "value"], _optimisation(report))
 
     def _text_table(self, header: list[str], rows: list[list[Any]]) -> None:
         cells = [header, *[[str(c) for c in row] for row in rows]]
