@@ -166,9 +166,10 @@ def _minilm_model_load() -> Any:
 
 @lru_cache(maxsize=1024)
 def _query_vector(runtime: str, text: str) -> tuple[float, ...]:
-    """A query's fp32 vector, kept per process for the last 1024 texts: a turn embeds its
-    question ahead of the search (query_embed_ahead) and the search then finds it here, and a
-    retried or repeated question is not embedded twice."""
+    """A query's fp32 vector, kept per process for the last 1024 texts: a retried or repeated
+    question (a reworded follow-up condensed to the same text, a search repeated from the API)
+    is not embedded twice. It runs on the request's own sync thread: each ASGI request has one,
+    and ONNX Runtime releases the GIL, so one question's embedding holds up no other request."""
     if runtime == "onnx":
         return _onnx_query_vector(text)
     return tuple(_minilm_embedder_fp32()._encode([text], precision="fp32")[0])
@@ -177,21 +178,6 @@ def _query_vector(runtime: str, text: str) -> tuple[float, ...]:
 @lru_cache(maxsize=1)
 def _minilm_embedder_fp32() -> MiniLMEmbedder:
     return MiniLMEmbedder(precision="fp32", query_runtime="torch")
-
-
-def query_embed_ahead(question: str) -> None:
-    """Embed a question's search text now, so the search that follows finds its vector cached.
-
-    A turn calls this on a thread of its own before the search: the model then runs beside the
-    request's database work instead of on the thread that serves it. Only the local model is
-    embedded ahead; an API embedder would be billed for the duplicate call.
-    """
-    from retrieval.finance.questions import read_question
-    from retrieval.selectors import question_validate
-
-    embedder = get_embedder()
-    if isinstance(embedder, MiniLMEmbedder):
-        embedder.embed_query(read_question(question_validate(question)).search_text)
 
 
 def _onnx_query_vector(text: str) -> tuple[float, ...]:

@@ -49,7 +49,6 @@ from agents.turns.turn import Turn
 from agents.verification import turn_figures_verify, verification_summary
 from monitoring.metrics import answer_figures_count
 from monitoring.pii import pii_restore
-from retrieval.embeddings import query_embed_ahead
 
 logger = logging.getLogger(__name__)
 
@@ -177,9 +176,6 @@ async def _retrieve(prepared: PreparedTurn, standalone: str) -> Retrieved:
     with prepared.pipeline.tracer.start_as_current_span(
         "retrieval", attributes={"rag.query_id": str(turn.query_id)}
     ) as span:
-        # The question's vector is computed on a pool thread first, beside other requests'
-        # database work; the search below then finds it cached (retrieval.embeddings).
-        await asyncio.to_thread(query_embed_ahead, standalone)
         retrieved = await sync_to_async(turn_retrieve)(
             tenant=turn.tenant,
             question=standalone,

@@ -91,21 +91,19 @@ def test_the_onnx_export_is_made_once_and_reused(tmp_path, settings):
     assert first.stat().st_mode & 0o044  # other workers' users can read it
 
 
-def test_a_question_embedded_ahead_is_not_embedded_again_by_its_search():
+def test_a_repeated_question_is_embedded_once():
     from retrieval import embeddings
-    from retrieval.finance.questions import read_question
 
-    question = "What were Glueworks' capital expenditures in fiscal 2019 (embedded ahead)?"
+    question = "What were Glueworks' capital expenditures in fiscal 2019 (asked twice)?"
     embeddings._query_vector.cache_clear()
+    embedder = embeddings.get_embedder()
 
-    embeddings.query_embed_ahead(question)
-    ahead = embeddings._query_vector.cache_info()
-    # What chunk_search embeds: the question's search text.
-    embeddings.get_embedder().embed_query(read_question(question).search_text)
-    after = embeddings._query_vector.cache_info()
+    first = embedder.embed_query(question)
+    second = embedder.embed_query(question)
 
-    assert (ahead.misses, ahead.hits) == (1, 0)
-    assert (after.misses, after.hits) == (1, 1)
+    info = embeddings._query_vector.cache_info()
+    assert first == second
+    assert (info.misses, info.hits) == (1, 1)
 
 
 def test_an_unknown_query_runtime_is_refused():
