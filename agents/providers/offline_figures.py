@@ -10,16 +10,10 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from agents.contracts import ContextPassage
-from agents.providers.offline_text import (
-    FINANCIAL_TERMS,
-    SEPARATOR_CELL,
-    TOKEN,
-    YEAR,
-    row_cells,
-    split_sentences,
-    word_set,
-    word_stem,
-)
+from fintext.periods import is_year, periods_in
+from fintext.sentences import split_sentences
+from fintext.tables import is_separator_row, row_cells
+from fintext.words import FINANCIAL_TERMS, canonical, tokens, word_set
 
 SCALES = {
     "": Decimal(1),
@@ -39,7 +33,7 @@ _LABEL_STOPWORDS = word_set(
 )
 # Words that say what to calculate, or how to ask, rather than which figure.
 QUESTION_ONLY = frozenset(
-    word_stem(word)
+    canonical(word)
     for word in word_set(
         """
     what which how much many did does do was were is are be been being has have had between
@@ -55,7 +49,7 @@ QUESTION_ONLY = frozenset(
 )
 # Title words that name a kind of document, not a company.
 TITLE_GENERIC = frozenset(
-    word_stem(word)
+    canonical(word)
     for word in word_set(
         """
     inc corp corporation co ltd llc plc sa ag nv group holding holdings annual quarterly report
@@ -64,7 +58,7 @@ TITLE_GENERIC = frozenset(
     """
     )
 )
-_METRIC_WORDS = frozenset(word_stem(word) for word in FINANCIAL_TERMS)
+_METRIC_WORDS = frozenset(canonical(word) for word in FINANCIAL_TERMS)
 
 _LABEL_REWRITES = (
     (re.compile(r"earnings\s+per\s+(?:diluted\s+|basic\s+)?share", re.IGNORECASE), "eps"),
@@ -74,10 +68,6 @@ _LABEL_REWRITES = (
 _PARENTHETICAL = re.compile(r"\([^()]*\)")
 _BOLD = re.compile(r"[*_]{1,2}")
 
-_QUESTION_YEAR = re.compile(
-    r"(?<![\d,.$])(?:fy\s?|fiscal\s+(?:year\s+)?)?((?:19|20)\d{2})(?![\d,%]|\.\d)", re.IGNORECASE
-)
-_FY_SHORT = re.compile(r"\bfy\s?'?(\d{2})\b", re.IGNORECASE)
 NOT_ANNUAL = re.compile(
     r"\bq[1-4]\b|\bquarter|\bmonths?\b|\bhalf\b|\bh[12]\b|\bytd\b|year[\s-]to[\s-]date|"
     r"\bweeks?\b|\binterim\b|\bsemi[\s-]?annual",
@@ -150,15 +140,15 @@ def label_terms(text: str) -> frozenset[str]:
     for pattern, replacement in _LABEL_REWRITES:
         lowered = pattern.sub(replacement, lowered)
     terms: set[str] = set()
-    for token in TOKEN.findall(lowered):
+    for token in tokens(lowered):
         if token.startswith("fy"):
             continue
         if token[0].isdigit():
             number = token.replace(",", "")
-            if not YEAR.match(number):
+            if not is_year(number):
                 terms.add(number)
         elif token not in _LABEL_STOPWORDS:
-            stem = word_stem(token)
+            stem = canonical(token)
             if stem not in _LABEL_STOPWORDS:
                 terms.add(stem)
     if "revenue" in terms:
@@ -471,7 +461,7 @@ def passage_figures(passage: ContextPassage, entity: frozenset[str], start: int)
         if cells:
             if not rows:
                 flush_prose()
-            if not all(SEPARATOR_CELL.match(cell) for cell in cells):
+            if not is_separator_row(cells):
                 rows.append(cells)
             continue
         if rows and _SECTION_LINE.match(line.strip()):
@@ -624,7 +614,5 @@ def figures_of(passages: Sequence[ContextPassage]) -> list[Figure]:
 
 
 def question_years(question: str) -> list[int]:
-    """The years a question names ("2019", "fiscal 2020", "FY21"), in order."""
-    years = {int(match.group(1)) for match in _QUESTION_YEAR.finditer(question)}
-    years |= {2000 + int(match.group(1)) for match in _FY_SHORT.finditer(question)}
-    return sorted(years)
+    """The years a question names ("2019", "fiscal 2020", "FY21", "Q3 2023"), earliest first."""
+    return sorted(set(periods_in(question, today=None).years))
