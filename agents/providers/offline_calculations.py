@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from agents.contracts import ContextPassage
-from agents.providers.offline_figures import (
+from agents.providers.offline_figures import passage_figures, question_years
+from agents.providers.offline_labels import (
     NOT_ANNUAL,
     QUESTION_ONLY,
     SCALES,
@@ -21,8 +22,6 @@ from agents.providers.offline_figures import (
     FigureName,
     entity_terms,
     label_terms,
-    passage_figures,
-    question_years,
 )
 
 # A wrong calculation is far worse than none: every rule below refuses on doubt (two candidate
