@@ -135,6 +135,16 @@ def count_request_tokens(provider: str, model: str, request: ModelRequest) -> in
     return total
 
 
+def passage_tokens(provider: str, model: str, *, text: str, rendered: str) -> int:
+    """About what one passage adds to count_request_tokens: its text for the offline provider
+    (which reads the passages, not the prompt), else its block as rendered into the prompt.
+
+    Counted on its own, so close to but not exactly its share of the whole prompt: tokens may
+    merge across the block's edges and the Claude factor rounds per text.
+    """
+    return estimate_tokens(provider, model, text if provider == "offline" else rendered)
+
+
 def estimate_error(estimated: int, actual: int) -> float:
     """Signed relative error of an estimate: positive when it over-counted.
 

@@ -41,7 +41,6 @@ TENQ = DATA / "filings" / "docugami-sec-10q" / "qna_data.csv"
 RESULTS = ROOT / "bench" / "results" / "offline_answers.json"
 SCRATCH = "finrag_bench_retrieval"
 TENANTS = {"financebench": "financebench", "tenq": "bench"}  # as bench.retrieval creates them
-OFFLINE_MODULES = ("offline", "offline_calculations", "offline_text")
 BEFORE_PACKAGE = "_offline_before"
 
 
@@ -62,8 +61,21 @@ def tenq_questions() -> list[Question]:
         return [Question(r["Question"].strip(), r["Answer"]) for r in csv.DictReader(fh)]
 
 
+def offline_modules(commit: str) -> list[str]:
+    """The offline provider's modules at `commit` (agents/providers/offline*.py), by name."""
+    listed = subprocess.run(
+        ["git", "ls-tree", "--name-only", commit, "agents/providers/"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return [Path(path).stem for path in listed if Path(path).name.startswith("offline")]
+
+
 def load_before(ref: str) -> tuple[type, str]:
-    """The OfflineProvider class at git `ref`, and the commit it resolved to."""
+    """The OfflineProvider class at git `ref` (all its offline modules, however they were split
+    then), and the commit it resolved to."""
     commit = subprocess.run(
         ["git", "rev-parse", ref], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.strip()
@@ -71,7 +83,8 @@ def load_before(ref: str) -> tuple[type, str]:
     package = folder / BEFORE_PACKAGE
     package.mkdir()
     (package / "__init__.py").write_text("")
-    for name in OFFLINE_MODULES:
+    modules = offline_modules(commit)
+    for name in modules:
         source = subprocess.run(
             ["git", "show", f"{commit}:agents/providers/{name}.py"],
             cwd=ROOT,
@@ -79,7 +92,7 @@ def load_before(ref: str) -> tuple[type, str]:
             text=True,
             check=True,
         ).stdout
-        for other in OFFLINE_MODULES:
+        for other in modules:
             source = source.replace(f"agents.providers.{other}", f"{BEFORE_PACKAGE}.{other}")
         (package / f"{name}.py").write_text(source)
     sys.path.insert(0, str(folder))

@@ -27,6 +27,7 @@ _FY = re.compile(rf"\bFY\s*'?({YEAR_PATTERN}|\d\d)\b", re.I)
 _FISCAL = re.compile(rf"\bfiscal\s+(?:year\s+)?({YEAR_PATTERN})\b", re.I)
 # A year, not part of an amount ("$2,019", "2019.5") or a percentage.
 _YEAR = re.compile(rf"(?<![\d$.,])({YEAR_PATTERN})(?![\d%]|,\d|\.\d)")
+_ONLY_YEAR = re.compile(YEAR_PATTERN)
 _RELATIVE_YEAR = re.compile(r"\b(this|current|last|previous|prior)\s+(?:fiscal\s+)?year\b", re.I)
 
 
@@ -39,8 +40,9 @@ class Periods:
     terms: tuple[str, ...] = ()
 
 
-def periods_in(text: str, *, today: date) -> Periods:
-    """The years and quarters `text` names; "last year" counts from `today`.
+def periods_in(text: str, *, today: date | None) -> Periods:
+    """The years and quarters `text` names; "last year" counts from `today` (and is not read
+    without one: a filing's "last year" is not the reader's).
 
     Each stretch of text is read once, the most specific pattern first ("Q3 FY23" is a quarter
     of 2023, not also a bare 23). A bare quarter belongs to the year when exactly one is named.
@@ -82,14 +84,20 @@ def periods_in(text: str, *, today: date) -> Periods:
         for match in pattern.finditer(text):
             if take(match):
                 years.append(year_from_text(match.group(1)))
-    for match in _RELATIVE_YEAR.finditer(text):
-        if take(match):
-            which = match.group(1).lower()
-            years.append(today.year if which in {"this", "current"} else today.year - 1)
+    if today is not None:
+        for match in _RELATIVE_YEAR.finditer(text):
+            if take(match):
+                which = match.group(1).lower()
+                years.append(today.year if which in {"this", "current"} else today.year - 1)
     if len(set(years)) == 1:
         only = years[0]
         quarters = [(year if year is not None else only, q) for year, q in quarters]
     return Periods(years=tuple(years), quarters=tuple(quarters), terms=tuple(terms))
+
+
+def is_year(text: str) -> bool:
+    """Whether `text` is a year and nothing else ("2019", not "2019.5" or "$2,019")."""
+    return _ONLY_YEAR.fullmatch(text) is not None
 
 
 def year_from_text(text: str) -> int:

@@ -9,6 +9,7 @@ import re
 TABLE_CELL_SEPARATOR = " | "
 
 _WIDE_GAP = re.compile(r"\s{2,}")
+_SEPARATOR_CELL = re.compile(r"^:?-{2,}:?$")
 _FIGURE = re.compile(r"\d")
 
 
@@ -38,3 +39,8 @@ def row_cells(line: str) -> list[str]:
             return []
     cells = [cell for cell in cells if cell]
     return cells if len(cells) >= 2 else []
+
+
+def is_separator_row(cells: list[str]) -> bool:
+    """Whether a row's cells are the rule under a Markdown table's header ("---", ":--:")."""
+    return all(_SEPARATOR_CELL.match(cell) for cell in cells)

@@ -9,6 +9,9 @@ from functools import lru_cache
 # ("1,234.5%"); `words` below splits on everything that is not a letter or digit.
 TERM = re.compile(r"[a-z][a-z0-9&'\u2019-]*|\d[\d,]*(?:\.\d+)?%?")
 _WORD = re.compile(r"[a-z0-9]+")
+# A token splits what filings glue ("cash-flow" is two) but keeps a fiscal year ("fy23") and a
+# number with its separators ("1,234.5") whole.
+_TOKEN = re.compile(r"fy\d{2,4}|\d+(?:[.,]\d+)*|[a-z]+(?:'[a-z]+)?")
 
 
 def word_set(words: str) -> frozenset[str]:
@@ -40,6 +43,33 @@ QUESTION_STOPWORDS = ENGLISH_STOPWORDS | word_set(
     """
 )
 
+# Words that name a financial measure or its period: weighed above plain words when a question's
+# words are matched with a passage's.
+FINANCIAL_TERMS = word_set(
+    """
+    revenue income profit loss margin ebitda ebit eps earning cash flow debt asset liability equity
+    dividend expense cost operating gross net tax capex capital expenditure share buyback
+    repurchase guidance growth segment interest depreciation amortization inventory receivable
+    payable fiscal quarter annual backlog headcount employee price return yield rate ratio
+    goodwill impairment lease borrowing liquidity leverage sale turnover outlook forecast
+    """
+)
+
+# Filings say the same thing in several ways; questions use whichever the asker knows. Keys and
+# values are base forms.
+SYNONYMS = {
+    "sale": "revenue",
+    "turnover": "revenue",
+    "earning": "income",
+    "profit": "income",
+    "capex": "expenditure",
+    "buyback": "repurchase",
+    "employ": "employee",
+    "staff": "employee",
+    "headcount": "employee",
+    "workforce": "employee",
+}
+
 _SUFFIXES = ("ations", "ation", "ments", "ment", "ings", "ing", "ies", "es", "ed", "s")
 
 
@@ -62,6 +92,36 @@ def stem(token: str) -> str:
         if len(token) > len(suffix) + 3 and token.endswith(suffix):
             return token[: -len(suffix)] + ("y" if suffix == "ies" else "")
     return token
+
+
+def tokens(text: str) -> list[str]:
+    """The tokens of `text`, lower-cased, in order: words (with a contraction: "company's"),
+    numbers with their separators and fiscal years written "fy23"."""
+    return _TOKEN.findall(text.lower())
+
+
+@lru_cache(maxsize=65536)
+def base_form(word: str) -> str:
+    """A word without its possessive, plural, -ing or -ed, as a whole word ("revenues" ->
+    "revenue", "shares" -> "share", "increased" -> "increas"): lighter than `stem`, which cuts
+    "revenues" to "revenu" but leaves "revenue" whole, so that a question's word meets every
+    form a passage uses."""
+    word = word.removesuffix("'s")
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 5 and word.endswith("ing"):
+        return word[:-3]
+    if len(word) > 4 and word.endswith("ed") and not word.endswith("eed"):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def canonical(word: str) -> str:
+    """A word's base form, mapped to the usual name of what it means ("sales" -> "revenue")."""
+    form = base_form(word)
+    return SYNONYMS.get(form, form)
 
 
 @lru_cache(maxsize=65536)

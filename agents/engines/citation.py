@@ -56,10 +56,16 @@ class Citation:
         }
 
 
+SOURCES_SEPARATOR = "\n\n"
+
+
+def render_source(passage: ContextPassage) -> str:
+    """One passage as the prompt shows it: a numbered header, which an answer cites as [n]."""
+    return f"Source {passage.number} ({passage.document}, page {passage.page}):\n{passage.text}"
+
+
 def render_sources(passages: tuple[ContextPassage, ...]) -> str:
-    return "\n\n".join(
-        f"Source {p.number} ({p.document}, page {p.page}):\n{p.text}" for p in passages
-    )
+    return SOURCES_SEPARATOR.join(render_source(p) for p in passages)
 
 
 def answer_system_prompt(*, tools: bool) -> str:

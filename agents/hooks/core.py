@@ -12,10 +12,17 @@ from typing import Any
 from django.conf import settings
 
 from accounts.errors import TenantSuspended
-from agents.contracts import AttemptRecord, ChatMessage, ModelRequest, StreamEvent
+from agents.contracts import (
+    AttemptRecord,
+    ChatMessage,
+    ContextPassage,
+    ModelRequest,
+    StreamEvent,
+)
+from agents.engines.citation import SOURCES_SEPARATOR, build_request, render_source
 from agents.pipeline import Hook, ModelCall, RunOutcome, ToolCall
 from agents.providers.chains import chain_build, chain_resolve, provider_settings_from_django
-from agents.tokens import count_request_tokens
+from agents.tokens import count_request_tokens, passage_tokens
 from agents.tools import ToolResult
 from agents.turns.turn import Turn
 from monitoring import metrics
@@ -58,41 +65,98 @@ class PiiMaskHook(Hook):
         return replace(request, messages=tuple(messages), question=question)
 
 
+ChainModels = tuple[tuple[str, str], ...]
+
+
+def context_budget(models: ChainModels, max_tokens: int) -> int:
+    """The prompt budget of a chain: the smallest context its models are given
+    (LLM_CONTEXT_TOKENS, lowered per model by LLM_CONTEXT_TOKENS_BY_MODEL) less the answer's
+    max_tokens, so whichever model answers, the prompt and the answer fit."""
+    ceiling = int(settings.LLM_CONTEXT_TOKENS)
+    per_model = settings.LLM_CONTEXT_TOKENS_BY_MODEL
+    return min(min(ceiling, per_model.get(model, ceiling)) for _, model in models) - max_tokens
+
+
+def _counts(request: ModelRequest, models: ChainModels) -> dict[tuple[str, str], int]:
+    # The whole request as each provider counts it: framing and tool definitions included.
+    return {
+        (provider, model): count_request_tokens(provider, model, request)
+        for provider, model in models
+    }
+
+
+def _with_passages(request: ModelRequest, passages: tuple[ContextPassage, ...]) -> ModelRequest:
+    """The request rebuilt by the prompt builder that made it, from these passages only."""
+    built = build_request(
+        question=request.question,
+        passages=passages,
+        history=request.messages[:-1],
+        max_tokens=request.max_tokens,
+        tools=request.tools,
+    )
+    return replace(request, system=built.system, messages=built.messages, passages=passages)
+
+
+def _estimated_keep(request: ModelRequest, counts: dict[tuple[str, str], int], budget: int) -> int:
+    """How many passages fit by taking each dropped passage's own count off the whole one."""
+    totals = dict(counts)
+    keep = len(request.passages)
+    while keep and max(totals.values()) > budget:
+        keep -= 1
+        passage = request.passages[keep]
+        rendered = SOURCES_SEPARATOR + render_source(passage)
+        for provider, model in totals:
+            totals[(provider, model)] -= passage_tokens(
+                provider, model, text=passage.text, rendered=rendered
+            )
+    return keep
+
+
+def context_fit(
+    request: ModelRequest, models: ChainModels, budget: int
+) -> tuple[ModelRequest, dict[tuple[str, str], int]]:
+    """The request with the most top-ranked passages whose largest count over the chain's models
+    fits `budget` (all of them when it already fits), and its count per model.
+
+    The per-passage estimate picks where to cut without counting the whole prompt once per
+    dropped passage; whole-prompt counts then settle the exact cut, moving from the estimate one
+    passage at a time (usually checking one passage more and keeping the estimate)."""
+    counts = _counts(request, models)
+    if max(counts.values()) <= budget:
+        return request, counts
+    keep = _estimated_keep(request, counts, budget)
+    fitted = _with_passages(request, request.passages[:keep])
+    counts = _counts(fitted, models)
+    if max(counts.values()) > budget:
+        while keep and max(counts.values()) > budget:
+            keep -= 1
+            fitted = _with_passages(request, request.passages[:keep])
+            counts = _counts(fitted, models)
+        return fitted, counts
+    # The next passage up, unless it is the last: the whole request was counted and did not fit.
+    while keep + 1 < len(request.passages):
+        larger = _with_passages(request, request.passages[: keep + 1])
+        larger_counts = _counts(larger, models)
+        if max(larger_counts.values()) > budget:
+            break
+        keep, fitted, counts = keep + 1, larger, larger_counts
+    return fitted, counts
+
+
 class ContextTrimHook(Hook):
-    """before_model: drop the lowest-ranked passages until the prompt fits the context budget."""
+    """before_model: drop the lowest-ranked passages until the prompt fits every model of the
+    turn's chain, each counted with its own tokenizer, and rebuild the prompt from the passages
+    kept. It runs before PII masking, so the rebuilt prompt is masked like any other."""
 
     name = "context_trim"
 
     async def before_model(self, turn: Turn, request: ModelRequest) -> ModelRequest:
         if request.purpose != "answer":
             return request
-        budget = int(settings.LLM_CONTEXT_TOKENS) - request.max_tokens
-
-        def size(req: ModelRequest) -> int:
-            # The whole request as a provider counts it: framing and tool definitions included.
-            return count_request_tokens("openai", "gpt-4o", req)
-
-        trimmed = request
-        tokens = size(trimmed)
-        while tokens > budget and trimmed.passages:
-            dropped = trimmed.passages[-1]
-            passages = trimmed.passages[:-1]
-            last = trimmed.messages[-1]
-            marker = f"Source {dropped.number} ("
-            content = last.content
-            if marker in content:
-                start = content.index(marker)
-                end = content.find("\n\nSource ", start + 1)
-                if end == -1:
-                    end = content.find("\n------", start)
-                content = content[:start] + (content[end + 2 :] if end != -1 else "")
-            trimmed = replace(
-                trimmed,
-                passages=passages,
-                messages=(*trimmed.messages[:-1], ChatMessage(role="user", content=content)),
-            )
-            tokens = size(trimmed)
-        turn.estimated_input_tokens = tokens
+        models = turn.chain_models
+        trimmed, counts = context_fit(request, models, context_budget(models, request.max_tokens))
+        # The estimate the usage metrics compare with the bill: the model expected to answer.
+        turn.estimated_input_tokens = counts[models[0]]
         turn.passages = trimmed.passages
         return trimmed
 

@@ -3,8 +3,9 @@
 Wrappers nest with the first listed outermost and after_agent runs in this order, so:
 - the tenant guard, metrics and drain come first: a suspended tenant or a draining process is
   refused before any work, and every turn that starts is counted;
-- rate limits come before any work, then PII masking and the context trim shape the prompt before
-  the budget prices it;
+- rate limits come before any work, then the context trim and PII masking shape the prompt before
+  the budget prices it (the trim rebuilds the prompt from the passages it keeps, so masking comes
+  after it and masks only what is sent);
 - hooks settings.AGENT_HOOKS adds go next (after billing's hold, inside its settlement);
 - the time-to-first-token clock wraps the answer cache, which sits just outside the failover
   chain, so a hit never calls a provider;
@@ -45,8 +46,8 @@ OUTER_HOOKS: tuple[type[Hook], ...] = (
     MetricsHook,
     DrainHook,
     RateLimitHook,
-    PiiMaskHook,
     ContextTrimHook,
+    PiiMaskHook,
     BudgetHook,
 )
 # After them: the provider side, then observability.

@@ -37,17 +37,11 @@ from agents.providers.offline_calculations import (
     calculation_plan,
     calculation_sentence,
 )
-from agents.providers.offline_text import (
-    FINANCIAL_TERMS,
-    SEPARATOR_CELL,
-    TOKEN,
-    YEAR,
-    row_cells,
-    split_sentences,
-    word_set,
-    word_stem,
-)
 from agents.tokens import count_request_tokens, estimate_tokens
+from fintext.periods import is_year
+from fintext.sentences import split_sentences
+from fintext.tables import is_separator_row, row_cells
+from fintext.words import FINANCIAL_TERMS, canonical, tokens, word_set
 
 # Bumped whenever the offline answers change (it is part of the answer cache's key): 2 added the
 # calculator step and dropped running headers and footers; 3 answers in sentences.
@@ -93,21 +87,21 @@ _STOPWORDS = word_set(
 def _terms(text: str) -> list[str]:
     """Normalised terms: light stems, numbers without separators, fiscal years as years."""
     terms: list[str] = []
-    for token in TOKEN.findall(text.lower()):
+    for token in tokens(text):
         if token.startswith("fy"):
             digits = token[2:]
             terms.append(digits if len(digits) == 4 else f"20{digits}")
         elif token[0].isdigit():
             terms.append(token.replace(",", ""))
         elif token not in _STOPWORDS:
-            stem = word_stem(token)
+            stem = canonical(token)
             if stem not in _STOPWORDS:
                 terms.append(stem)
     return terms
 
 
 def _base_weight(term: str) -> float:
-    if YEAR.match(term):
+    if is_year(term):
         return YEAR_WEIGHT
     if term[0].isdigit():
         return NUMBER_WEIGHT
@@ -175,7 +169,7 @@ def _units(text: str) -> Iterator[tuple[str, str]]:
         if cells:
             yield from ((s, s) for s in split_sentences(" ".join(paragraph)))
             paragraph.clear()
-            if all(SEPARATOR_CELL.match(cell) for cell in cells):
+            if is_separator_row(cells):
                 continue
             if header is None and not _is_data_row(cells):
                 header = cells
@@ -277,7 +271,7 @@ def extract_answer(question: str, passages: tuple[ContextPassage, ...]) -> str:
         weights[term] = _base_weight(term) * idf
     weight_sum = sum(weights.values())
     quantitative = _is_quantitative(question_terms, question)
-    content_terms = {t for t in question_terms if not YEAR.match(t) and not t[0].isdigit()}
+    content_terms = {t for t in question_terms if not is_year(t) and not t[0].isdigit()}
 
     scored: list[tuple[float, _Candidate]] = []
     for candidate, terms, own in zip(candidates, candidate_terms, own_terms, strict=True):
@@ -287,7 +281,7 @@ def extract_answer(question: str, passages: tuple[ContextPassage, ...]) -> str:
         coverage = sum(weights[t] for t in matched) / weight_sum
         if coverage < MIN_COVERAGE:
             continue
-        has_figure = any(t[0].isdigit() and not YEAR.match(t) for t in terms)
+        has_figure = any(t[0].isdigit() and not is_year(t) for t in terms)
         score = coverage + (FIGURE_BONUS if quantitative and has_figure else 0.0)
         if candidate.label and set(_terms(candidate.label)) <= set(question_terms):
             score += LABEL_BONUS  # a row named by the question's own words

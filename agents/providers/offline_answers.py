@@ -14,15 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from agents.contracts import ContextPassage
-from agents.providers.offline_figures import (
+from agents.providers.offline_figures import figures_of, question_years
+from agents.providers.offline_labels import (
     QUESTION_ONLY,
     TITLE_GENERIC,
     Figure,
     FigureName,
     entity_terms,
-    figures_of,
     label_terms,
-    question_years,
 )
 from retrieval.finance.questions import read_question
 

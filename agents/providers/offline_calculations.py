@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from agents.contracts import ContextPassage
-from agents.providers.offline_figures import (
+from agents.providers.offline_figures import passage_figures, question_years
+from agents.providers.offline_labels import (
     NOT_ANNUAL,
     QUESTION_ONLY,
     SCALES,
@@ -21,9 +22,8 @@ from agents.providers.offline_figures import (
     FigureName,
     entity_terms,
     label_terms,
-    passage_figures,
-    question_years,
 )
+from fintext.metrics import metric_named
 
 # A wrong calculation is far worse than none: every rule below refuses on doubt (two candidate
 # figures for one period, different units, a period missing, another company's document), and
@@ -238,10 +238,19 @@ def _pair_for(
     return pair
 
 
+def _line_items(metric: str) -> tuple[frozenset[str], ...]:
+    """How filings label a shared metric's figure (fintext.metrics, as retrieval finds its
+    rows), as label terms; not its costs or losses, which the metric's rows include (the gross
+    margin is found next to the cost of sales) but which are no margin's numerator."""
+    named = (label_terms(item) for item in metric_named(metric).line_items)
+    return tuple(dict.fromkeys(terms for terms in named if not terms & {"cost", "loss"}))
+
+
+_REVENUE = _line_items("revenue")
 _MARGIN_PARTS = {
-    "gross": (label_terms("gross profit"), label_terms("gross margin")),
-    "operating": (label_terms("operating income"),),
-    "net": (label_terms("net income"),),
+    "gross": _line_items("gross margin"),
+    "operating": _line_items("operating income"),
+    "net": _line_items("net income"),
 }
 
 
@@ -268,7 +277,7 @@ def _margin_plan(
     else:
         return None
     year = asked.years[0]
-    whole = _lookup(figures, (frozenset({"revenue"}) | rest,), year)
+    whole = _lookup(figures, tuple(words | rest for words in _REVENUE), year)
     part = _lookup(figures, parts, year)
     pair = _pair(part, whole) if part and whole else None
     if pair is None or pair[1].figure.value <= 0:

@@ -4,6 +4,8 @@ result with its inputs and citations; on any doubt, no call and the plain quotes
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from agents.contracts import (
@@ -196,6 +198,29 @@ async def test_operating_margin_divides_operating_income_by_net_sales_of_that_ye
         "Calculated: the operating margin for fiscal 2019 was 24.57% (Operating income of "
         "$63,930 million divided by Total net sales of $260,174 million) [1]."
     )
+
+
+@pytest.mark.asyncio
+async def test_an_operating_margin_reads_income_from_operations_as_the_shared_metric_names_it():
+    # fintext.metrics (the wording retrieval finds the row by) names operating income so too;
+    # its "operating loss" is no margin's numerator and is not read as one.
+    statement = ContextPassage(
+        1,
+        SELECTED_DATA.text.replace("Operating income |", "Income from operations |"),
+        SELECTED_DATA.document,
+        SELECTED_DATA.page,
+    )
+    question = "What was Acme's operating margin in fiscal 2019?"
+
+    use = await call_for(question, statement)
+    loss = await call_for(
+        question,
+        replace(statement, text=statement.text.replace("Income from operations", "Operating loss")),
+    )
+
+    assert use is not None
+    assert (use.name, use.arguments) == ("margin_percent", {"part": 63930, "whole": 260174})
+    assert loss is None
 
 
 @pytest.mark.asyncio

@@ -166,8 +166,8 @@ def test_the_hook_stack_runs_in_its_designed_order():
         "MetricsHook",
         "DrainHook",
         "RateLimitHook",
-        "PiiMaskHook",
         "ContextTrimHook",
+        "PiiMaskHook",
         "BudgetHook",
         # The first-token clock wraps the cache, which sits just outside the provider chain;
         # observability last, tracing the very last.

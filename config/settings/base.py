@@ -456,6 +456,11 @@ LLM_TIMEOUT_SECONDS = env.float("LLM_TIMEOUT_SECONDS", default=60.0)
 LLM_FIRST_TOKEN_TIMEOUT_SECONDS = env.float("LLM_FIRST_TOKEN_TIMEOUT_SECONDS", default=20.0)
 LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=1024)
 LLM_CONTEXT_TOKENS = env.int("LLM_CONTEXT_TOKENS", default=16000)
+# A smaller context for some models ("model=tokens;model=tokens"); a chain's prompt fits the
+# smallest of its models.
+LLM_CONTEXT_TOKENS_BY_MODEL: dict[str, int] = env.dict(
+    "LLM_CONTEXT_TOKENS_BY_MODEL", cast={"value": int}, default={}
+)
 LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=2)
 LLM_BREAKER_FAILURE_RATE = env.float("LLM_BREAKER_FAILURE_RATE", default=0.5)
 LLM_BREAKER_MIN_CALLS = env.int("LLM_BREAKER_MIN_CALLS", default=5)

@@ -1,6 +1,6 @@
 from datetime import date
 
-from fintext.periods import periods_in, year_from_text
+from fintext.periods import is_year, periods_in, year_from_text
 
 TODAY = date(2026, 5, 1)
 
@@ -36,3 +36,14 @@ def test_two_digit_years_turn_at_seventy():
     assert year_from_text("'23") == 2023
     assert year_from_text("99") == 1999
     assert year_from_text("2008") == 2008
+
+
+def test_without_a_today_relative_years_are_not_read():
+    assert periods_in("revenue last year and in FY21", today=None).years == (2021,)
+
+
+def test_a_year_is_four_digits_and_nothing_else():
+    assert is_year("2019")
+    assert not is_year("2019.5")
+    assert not is_year("20190")
+    assert not is_year("1850")

@@ -1,4 +1,10 @@
-from fintext.tables import TABLE_CELL_SEPARATOR, is_table_row, row_cells, row_label
+from fintext.tables import (
+    TABLE_CELL_SEPARATOR,
+    is_separator_row,
+    is_table_row,
+    row_cells,
+    row_label,
+)
 
 
 def test_parsed_rows_have_a_label_and_cells():
@@ -17,3 +23,8 @@ def test_prose_justified_with_double_spaces_is_not_a_row():
     assert row_cells("Net sales  were  higher  this year") == []
     assert not is_table_row("Net sales were higher.")
     assert row_label("Net sales were higher.") == "Net sales were higher."
+
+
+def test_the_rule_under_a_markdown_header_is_not_a_row_of_figures():
+    assert is_separator_row(row_cells("| --- | :--: | ---: |"))
+    assert not is_separator_row(row_cells("| Net sales | 383,285 |"))

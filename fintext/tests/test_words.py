@@ -1,5 +1,7 @@
 from fintext.words import (
     QUESTION_STOPWORDS,
+    base_form,
+    canonical,
     clip,
     content_terms,
     singular,
@@ -7,6 +9,7 @@ from fintext.words import (
     stem,
     stems,
     terms,
+    tokens,
     words,
 )
 
@@ -70,3 +73,25 @@ def test_singular_drops_only_a_final_s():
     ]  # fmt: skip
     assert singular("bps") == "bps"  # three letters: too short to tell
     assert singular("ira") == "ira"
+
+
+def test_a_base_form_is_a_whole_word_so_every_inflection_meets_it():
+    assert base_form("revenues") == base_form("revenue") == "revenue"
+    assert base_form("shares") == base_form("share") == "share"
+    assert base_form("companies") == "company"
+    assert base_form("operating") == "operat"
+    assert base_form("apple's") == "apple"
+    assert base_form("gas") == "gas"
+    assert base_form("agreed") == "agreed"
+
+
+def test_canonical_words_name_a_measure_the_way_filings_usually_do():
+    assert canonical("sales") == canonical("turnover") == canonical("revenues") == "revenue"
+    assert canonical("profits") == "income"
+    assert canonical("staff") == canonical("headcount") == "employee"
+
+
+def test_tokens_split_glued_words_but_keep_fiscal_years_and_numbers_whole():
+    assert tokens("FY23 cash-flow of the company's $1,234.5 rose 12%") == [
+        "fy23", "cash", "flow", "of", "the", "company's", "1,234.5", "rose", "12",
+    ]  # fmt: skip

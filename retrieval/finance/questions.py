@@ -7,30 +7,18 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from fintext.metrics import Metric, PageType, any_term, metrics_named
 from retrieval.finance.lexicon import (
     EXPLANATION_CUES,
     INSTRUCTION_PATTERNS,
-    METRICS,
     STATEMENT_CUES,
     TOPICS,
-    Metric,
-    PageType,
     Topic,
 )
 
 _INSTRUCTIONS = tuple(re.compile(p, re.IGNORECASE) for p in INSTRUCTION_PATTERNS)
 _CUES = tuple((kind, re.compile(rf"(?<![\w-])(?:{p})(?![\w-])")) for kind, p in STATEMENT_CUES)
-
-
-def _any_term(terms: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile("|".join(rf"(?<![\w-])(?:{t})(?![\w-])" for t in terms))
-
-
-_METRIC_TERMS = tuple(
-    (metric, _any_term(metric.terms), _any_term((metric.unless,)) if metric.unless else None)
-    for metric in METRICS
-)
-_TOPIC_TERMS = tuple((topic, _any_term(topic.terms)) for topic in TOPICS)
+_TOPIC_TERMS = tuple((topic, any_term(topic.terms)) for topic in TOPICS)
 _EXPLANATION = re.compile("|".join(EXPLANATION_CUES), re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
 _DANGLING = re.compile(r"\s*(?:[,;:]|\b(?:and|answer|please))\s*(?=[,;:.?)]|$)", re.IGNORECASE)
@@ -114,11 +102,7 @@ def read_question(question: str) -> QuestionIntent:
     bare = lowered
     for _, cue in _CUES:
         bare = cue.sub(" ", bare)
-    metrics = tuple(
-        metric
-        for metric, pattern, unless in _METRIC_TERMS
-        if pattern.search(bare) and not (unless and unless.search(bare))
-    )
+    metrics = metrics_named(bare)
     implied = tuple(dict.fromkeys(kind for m in metrics for kind in m.statements))
     topics = tuple(topic for topic, pattern in _TOPIC_TERMS if pattern.search(bare))
     return QuestionIntent(
