@@ -9,6 +9,8 @@ test with production settings, and locust (bench/load/locustfile.py).
     python -m bench.load.run                      # daphne (before) then gunicorn (after)
     python -m bench.load.run --servers gunicorn   # the production server only
     python -m bench.load.run --drill shutdown     # SIGTERM one worker mid-load (issue #16)
+    python -m bench.load.run --servers gunicorn --provider-first-token 0 0 \
+        --provider-tokens-per-second 2000           # an instant provider: our own latency
 
 Checks: p95 time to first token < 2 s, p95 full answer < 5 s, error rate < 0.5%; afterwards every
 question has its answer row, every answer its checkpoint and one model ledger row per provider
@@ -32,6 +34,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,7 +146,9 @@ def base_env(args: argparse.Namespace) -> dict[str, str]:
     }
 
 
-def start_backing_services(services: Services, env: dict[str, str]) -> None:
+def start_backing_services(
+    services: Services, env: dict[str, str], provider: Sequence[str] = ()
+) -> None:
     from config import embedded
 
     (DATA / "redis").mkdir(parents=True, exist_ok=True)
@@ -167,7 +172,14 @@ def start_backing_services(services: Services, env: dict[str, str]) -> None:
     wait_until(lambda: embedded.redis_answers(port=REDIS_PORT), 10, "Redis")
     services.start(
         "fake_provider",
-        [str(BIN / "python"), "-m", "bench.load.fake_provider", "--port", str(FAKE_PORT)],
+        [
+            str(BIN / "python"),
+            "-m",
+            "bench.load.fake_provider",
+            "--port",
+            str(FAKE_PORT),
+            *provider,
+        ],
         env,
     )
     wait_until(lambda: port_answers(FAKE_PORT), 10, "the fake provider")
@@ -630,6 +642,20 @@ def main() -> None:
     parser.add_argument("--drill", choices=["shutdown"], default=None)
     parser.add_argument("--drill-at", type=float, default=20.0)
     parser.add_argument("--name", default="")
+    parser.add_argument(
+        "--provider-first-token",
+        type=float,
+        nargs=2,
+        default=None,
+        metavar=("MIN", "MAX"),
+        help="the fake provider's wait for its first word (default 0.5-1.0 s; 0 0: instant)",
+    )
+    parser.add_argument(
+        "--provider-tokens-per-second",
+        type=float,
+        default=None,
+        help="the fake provider's pace after it (default 40)",
+    )
     args = parser.parse_args()
     if args.drill:
         args.servers = "gunicorn"
@@ -638,7 +664,12 @@ def main() -> None:
     results = []
     try:
         env = base_env(args)
-        start_backing_services(services, env)
+        provider: list[str] = []
+        if args.provider_first_token is not None:
+            provider += ["--first-token", *(str(x) for x in args.provider_first_token)]
+        if args.provider_tokens_per_second is not None:
+            provider += ["--tokens-per-second", str(args.provider_tokens_per_second)]
+        start_backing_services(services, env, provider)
         keys = prepare_database(env, args.users)
         for name in args.servers.split(","):
             results.append(run_phase(name, args, env, keys, services))
