@@ -152,7 +152,7 @@ def test_starttls_and_implicit_tls_together_are_refused():
 POOL_PROBE = """
 from django.db import connection
 pids = []
-for _ in range(3):
+for _ in range(5):
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         pids.append(cursor.fetchone()[0])
@@ -163,15 +163,17 @@ print(len(set(pids)), connection.settings_dict["CONN_MAX_AGE"])
 
 def test_a_pooled_worker_reuses_its_database_connections_across_requests():
     """With DB_POOL_MAX_SIZE (gunicorn sets it for its workers) a request's closed connection
-    goes back to the pool and the next request gets the same Postgres backend; without it each
+    goes back to the pool and later requests get one of its backends again; without it each
     request starts a new backend."""
     pooled = run_manage("shell", "-c", POOL_PROBE, env={"DB_POOL_MAX_SIZE": "2"})
     plain = run_manage("shell", "-c", POOL_PROBE, env={"DB_POOL_MAX_SIZE": "0"})
 
     assert pooled.returncode == 0, pooled.stderr
     assert plain.returncode == 0, plain.stderr
-    assert pooled.stdout.split()[-2:] == ["1", "0"]
-    assert plain.stdout.split()[-2:] == ["3", "0"]
+    backends, max_age = (int(x) for x in pooled.stdout.split()[-2:])
+    assert 1 <= backends <= 2  # five requests served by the pool's two connections
+    assert max_age == 0  # Django's pool refuses persistent connections
+    assert plain.stdout.split()[-2:] == ["5", "0"]
 
 
 GUNICORN_PROBE = """
