@@ -71,9 +71,9 @@ def _checkpoint_state(
     return json.loads(json.dumps(state, default=str))
 
 
-def _question_save(turn: Turn, record: TurnRecord) -> Message:
-    """The user's message of a turn whose question was kept for the final save."""
-    return Message.objects.create(
+def _question_message(turn: Turn, record: TurnRecord) -> Message:
+    """The (unsaved) user's message of a turn whose question was kept for the final save."""
+    return Message(
         tenant=turn.tenant,
         conversation=record.conversation,
         query_id=turn.query_id,
@@ -86,15 +86,13 @@ def turn_save(*, turn: Turn, record: TurnRecord, question: Message | None) -> Me
     """The assistant's message answering `question` and its checkpoint, in one transaction;
     every call of the turn is on the ledger by now (each row is written when its call ends; a
     cache replay's row, free, comes with the query's summary), so the message shows the
-    ledger's totals. With `question` None, the question kept in
-    `record.question_unsaved` is saved first, in the same transaction."""
+    ledger's totals. With `question` None, the question kept in `record.question_unsaved` is
+    saved with the answer, in the same INSERT."""
     conversation = record.conversation
     answering = turn.answering_attempt
     totals = query_answer_totals(tenant=conversation.tenant, query_id=turn.query_id)
     with transaction.atomic():
-        if question is None:
-            question = _question_save(turn, record)
-        message = Message.objects.create(
+        message = Message(
             tenant=conversation.tenant,
             conversation=conversation,
             query_id=turn.query_id,
@@ -111,6 +109,12 @@ def turn_save(*, turn: Turn, record: TurnRecord, question: Message | None) -> Me
             status=MESSAGE_STATUS.get(record.status, Message.Status.ERROR),
             error_code=turn.error_code,
         )
+        if question is None:
+            # One statement; the question's row comes first, as its id and time order it.
+            question = _question_message(turn, record)
+            Message.objects.bulk_create([question, message])
+        else:
+            message.save(force_insert=True)
         Checkpoint.objects.create(
             tenant=conversation.tenant,
             conversation=conversation,
