@@ -26,7 +26,7 @@ class TurnRecord:
     conversation: Conversation
     user_message: Message | None = None
     # A cache hit's question, saved with its answer in turn_save's one transaction rather than
-    # in a commit of its own before it (a hit takes a few ms, so nothing waits on it meanwhile).
+    # in a commit of its own before it (a hit calls no model, so its turn is short).
     question_unsaved: str | None = None
     parts: list[str] = field(default_factory=list)  # the answer's text as the user saw it
     status: str = "interrupted"
