@@ -139,8 +139,9 @@ def _record(turn: Turn, priced: PricedLine) -> None:
 
 class BudgetHook(Hook):
     """Holds the worst case on the budget before the run, refines it once the prompt is known,
-    writes each call's ledger row as the call ends, and after the run settles the hold to the
-    ledger's total (a summary row summed from the call rows in the same statement).
+    writes each call's ledger row as the call ends (an answer-cache replay's free row goes in
+    with the summary), and after the run settles the hold to the ledger's total (a summary row
+    summed from the call rows in the same statement).
 
     The chain's prices are read once, with the refine; `turn.cost_usd` counts every call as soon
     as it is on the ledger, so the estimate and the saved answer agree with the ledger.
@@ -211,6 +212,11 @@ class BudgetHook(Hook):
         line = attempt_line(turn, attempt)
         if line is None:
             return
+        if line.cache_hit:
+            # A replay has no tokens, so it costs nothing and the saved answer's totals are the
+            # same without it: its row goes on the ledger with the query's summary (after_agent).
+            turn.billing.unrecorded.append(line)
+            return
         price = turn.billing.prices.get((line.provider, line.model))
 
         def record() -> Decimal:
@@ -226,8 +232,17 @@ class BudgetHook(Hook):
         answering = turn.answering_attempt
         latency_ms = turn.latency_ms
 
+        unrecorded, turn.billing.unrecorded = turn.billing.unrecorded, []
+        # One statement: a short database outage delays it rather than losing the query's rows.
+        summary_record = through_outage(query_summary_record)
+
         def finish() -> Decimal:
-            totals = query_summary_record(
+            prices = turn.billing.prices
+            lines = [
+                ledger_line_price(line=line, price=prices.get((line.provider, line.model)))
+                for line in unrecorded
+            ]
+            totals = summary_record(
                 tenant=turn.tenant,
                 user=turn.user,
                 conversation_id=turn.conversation_id,
@@ -238,6 +253,7 @@ class BudgetHook(Hook):
                 provider=answering.provider if answering else "",
                 model=answering.model if answering else "",
                 estimated_cost_usd=turn.estimated_cost_usd,
+                lines=lines,
             )
             if reservation is not None:
                 reservation_settle(reservation=reservation, tenant=turn.tenant, totals=totals)

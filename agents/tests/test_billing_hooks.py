@@ -228,6 +228,69 @@ def test_a_cache_hit_is_found_before_retrieval_and_sends_nothing_to_a_model(
     assert_released(analyst, again["query_id"])
 
 
+def test_a_cache_hit_keeps_the_question_its_answer_checkpoint_and_ledger_rows(analyst, corpus):
+    assert ask(analyst, CAPEX).json()["provider"] == "offline"
+    conversation_id = new_conversation(analyst)
+
+    again = ask(analyst, CAPEX, conversation_id).json()
+
+    assert again["provider"] == "cache"
+    messages = list(
+        Message.objects.filter(conversation_id=conversation_id).order_by("created_at", "id")
+    )
+    assert [(m.role, m.content, str(m.query_id)) for m in messages] == [
+        ("user", CAPEX, again["query_id"]),
+        ("assistant", again["answer"], again["query_id"]),
+    ]
+    answer = messages[1]
+    assert answer.pk == again["message_id"]
+    assert (answer.provider, answer.status, answer.cost_usd) == ("cache", "complete", 0)
+    state = answer.checkpoint.state
+    assert (state["question"], state["answer"], state["provider"]) == (
+        CAPEX,
+        again["answer"],
+        "cache",
+    )
+    rows = ledger_of(again["query_id"])
+    assert [(r.kind, r.cache_hit, r.cost_usd) for r in rows] == [
+        ("model", True, 0),
+        ("query", True, 0),
+    ]
+    assert rows[0].cost_saved_usd == rows[1].cost_saved_usd
+    assert_released(analyst, again["query_id"])
+
+
+@pytest.mark.django_db(transaction=True)  # the retry reconnects, never inside a transaction
+def test_a_cache_hit_puts_its_ledger_rows_down_through_a_short_database_outage(
+    analyst, corpus, monkeypatch
+):
+    from django.db import OperationalError
+
+    import agents.hooks.billing as billing_hooks
+    import agents.outage_retry as outage_retry
+
+    assert ask(analyst, CAPEX).json()["provider"] == "offline"
+    real = billing_hooks.query_summary_record
+    failures = []
+
+    def flaky(**kwargs):
+        if not failures:
+            failures.append(True)
+            raise OperationalError("the database went away")
+        return real(**kwargs)
+
+    monkeypatch.setattr(billing_hooks, "query_summary_record", flaky)
+    monkeypatch.setattr(outage_retry, "FIRST_DELAY_SECONDS", 0.0)
+
+    again = ask(analyst, CAPEX).json()
+
+    assert again["provider"] == "cache"
+    assert failures == [True]
+    rows = ledger_of(again["query_id"])
+    assert [(r.kind, r.cache_hit) for r in rows] == [("model", True), ("query", True)]
+    assert_released(analyst, again["query_id"])
+
+
 def test_another_model_in_the_chain_is_not_served_the_old_models_answer(
     analyst, corpus, llm_env, settings
 ):

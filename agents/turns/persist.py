@@ -25,6 +25,9 @@ class TurnRecord:
 
     conversation: Conversation
     user_message: Message | None = None
+    # A cache hit's question, saved with its answer in turn_save's one transaction rather than
+    # in a commit of its own before it (a hit calls no model, so its turn is short).
+    question_unsaved: str | None = None
     parts: list[str] = field(default_factory=list)  # the answer's text as the user saw it
     status: str = "interrupted"
     scope: dict[str, Any] | None = None
@@ -68,15 +71,28 @@ def _checkpoint_state(
     return json.loads(json.dumps(state, default=str))
 
 
-def turn_save(*, turn: Turn, record: TurnRecord, question: Message) -> Message:
+def _question_message(turn: Turn, record: TurnRecord) -> Message:
+    """The (unsaved) user's message of a turn whose question was kept for the final save."""
+    return Message(
+        tenant=turn.tenant,
+        conversation=record.conversation,
+        query_id=turn.query_id,
+        role=Message.Role.USER,
+        content=record.question_unsaved or "",
+    )
+
+
+def turn_save(*, turn: Turn, record: TurnRecord, question: Message | None) -> Message:
     """The assistant's message answering `question` and its checkpoint, in one transaction;
-    every call of the turn is on the ledger by now (each row is written when its call ends), so
-    the message shows the ledger's totals."""
+    every call of the turn is on the ledger by now (each row is written when its call ends; a
+    cache replay's row, free, comes with the query's summary), so the message shows the
+    ledger's totals. With `question` None, the question kept in `record.question_unsaved` is
+    saved with the answer, in the same INSERT."""
     conversation = record.conversation
     answering = turn.answering_attempt
     totals = query_answer_totals(tenant=conversation.tenant, query_id=turn.query_id)
     with transaction.atomic():
-        message = Message.objects.create(
+        message = Message(
             tenant=conversation.tenant,
             conversation=conversation,
             query_id=turn.query_id,
@@ -93,6 +109,12 @@ def turn_save(*, turn: Turn, record: TurnRecord, question: Message) -> Message:
             status=MESSAGE_STATUS.get(record.status, Message.Status.ERROR),
             error_code=turn.error_code,
         )
+        if question is None:
+            # One statement; the question's row comes first, as its id and time order it.
+            question = _question_message(turn, record)
+            Message.objects.bulk_create([question, message])
+        else:
+            message.save(force_insert=True)
         Checkpoint.objects.create(
             tenant=conversation.tenant,
             conversation=conversation,
@@ -102,11 +124,15 @@ def turn_save(*, turn: Turn, record: TurnRecord, question: Message) -> Message:
         if not conversation.title:
             conversation.title = question.content[:120]
         conversation.save(update_fields=["title", "updated_at"])
+    # Set once committed: a retried save (through_outage) saves the kept question again.
+    record.user_message = question
     turn.message_id = message.pk
     return message
 
 
-async def turn_save_shielded(*, turn: Turn, record: TurnRecord, question: Message) -> Message:
+async def turn_save_shielded(
+    *, turn: Turn, record: TurnRecord, question: Message | None
+) -> Message:
     """turn_save from a stream that may be cancelled: the save itself is never cut short."""
     save = through_outage(turn_save)  # a short database outage delays the save, not loses it
     return await asyncio.shield(sync_to_async(save)(turn=turn, record=record, question=question))

@@ -145,8 +145,12 @@ async def _condense(prepared: PreparedTurn, call: ModelCall) -> str:
 
 
 async def _standalone_question(prepared: PreparedTurn, record: TurnRecord, call: ModelCall) -> str:
-    """Record the user's message, and condense a follow-up into the question the turn answers."""
+    """Record the user's message, and condense a follow-up into the question the turn answers.
+    A cache hit's question (never a follow-up) is saved with its answer, in one commit."""
     turn, question = prepared.turn, prepared.question
+    if turn.cache.passages is not None and not turn.is_follow_up:
+        record.question_unsaved = question
+        return question
     record.user_message = await sync_to_async(Message.objects.create)(
         tenant=turn.tenant,
         conversation=prepared.conversation,
@@ -311,7 +315,7 @@ async def _finish(prepared: PreparedTurn, record: TurnRecord) -> Message | None:
     turn = prepared.turn
     saved: Message | None = None
     try:
-        if record.user_message is not None:
+        if record.user_message is not None or record.question_unsaved is not None:
             saved = await turn_save_shielded(turn=turn, record=record, question=record.user_message)
     except Exception:
         logger.exception("The turn of query %s could not be saved", turn.query_id)

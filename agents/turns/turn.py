@@ -12,7 +12,7 @@ from typing import Any
 from agents.contracts import AttemptRecord, ContextPassage
 from agents.providers.chains import ResolvedChain
 from agents.tools import ToolResult
-from billing.contracts import CachedAnswer, PriceQuote, Reservation, StreamSlot
+from billing.contracts import CachedAnswer, PriceQuote, Reservation, StreamSlot, UsageLine
 
 ANSWERED = ("ok", "interrupted")
 
@@ -49,6 +49,9 @@ class Billing:
     prices: dict[tuple[str, str], PriceQuote] = field(default_factory=dict)
     embedding_recorded: bool = False
     budget_warning: dict[str, str] | None = None
+    # Calls not on the ledger yet: an answer-cache replay's row, which the query's summary
+    # statement appends (one round trip and one commit for a hit's whole ledger).
+    unrecorded: list[UsageLine] = field(default_factory=list)
 
 
 @dataclass
