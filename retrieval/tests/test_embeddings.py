@@ -139,3 +139,21 @@ def test_concurrent_first_calls_load_the_model_once():
     assert len(models) == 4
     assert all(model is models[0] for model in models)
     assert embeddings._minilm_model_load.cache_info().misses == 1
+
+
+def test_questions_embedded_from_many_threads_at_once_get_their_own_vectors():
+    """Web requests embed questions on their own threads at the same time, and the ONNX path
+    takes no lock (the session's run is thread-safe): the vectors are those of one at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from retrieval import embeddings
+
+    embedder = MiniLMEmbedder(query_runtime="onnx")
+    questions = [f"What was revenue in fiscal {2000 + n} (thread test {n})?" for n in range(48)]
+    embeddings._query_vector.cache_clear()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        together = list(pool.map(embedder.embed_query, questions))
+    embeddings._query_vector.cache_clear()
+    one_by_one = [embedder.embed_query(q) for q in questions]
+
+    assert together == one_by_one
